@@ -1,0 +1,1 @@
+"""Open RAMP platform for the SPIPOLL pollinating-insect challenge."""
