@@ -26,7 +26,8 @@ class Settings(BaseSettings):
         "local", description="'local' allows the placeholder secret and the embedded defaults."
     )
     storage_dir: Path = Field(
-        Path("var"), description="Root of the platform's files: code blobs, event data, predictions, logs."
+        Path("var"),
+        description="Root of the platform's files: code blobs, event data, predictions, logs.",
     )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: an SQLite file inside storage_dir."
@@ -43,17 +44,21 @@ class Settings(BaseSettings):
         True, description="`serve` also runs the dispatcher (and the local cluster)."
     )
     sandbox: Literal["bwrap", "unsafe-none"] = Field(
-        "bwrap", description="How participant code is isolated; 'unsafe-none' needs allow_unsafe_sandbox."
+        "bwrap",
+        description="How participant code is isolated; 'unsafe-none' needs allow_unsafe_sandbox.",
     )
     allow_unsafe_sandbox: bool = Field(
-        False, description="Explicit opt-in to run untrusted code without bubblewrap (loud warnings)."
+        False,
+        description="Explicit opt-in to run untrusted code without bubblewrap (loud warnings).",
     )
     max_fold_retries: int = Field(2, ge=0, description="Retries of a fold after a platform fault.")
     reblend_debounce_s: float = Field(
         2.0, ge=0, description="Wait after a newly scored submission before re-blending."
     )
     mail_backend: Literal["log", "smtp"] = Field("log", description="Where e-mails go.")
-    smtp_url: str | None = Field(None, description="smtp://user:pass@host:port when mail_backend=smtp.")
+    smtp_url: str | None = Field(
+        None, description="smtp://user:pass@host:port when mail_backend=smtp."
+    )
     login_rate_limit: int = Field(10, ge=1, description="Failed logins per address per 15 minutes.")
     cookie_secure: bool | None = Field(
         None, description="Secure flag of the session cookie; default: on outside env=local."

@@ -1,0 +1,229 @@
+"""Difficulty calibration of the synthetic SPIPOLL data: a quick model ladder.
+
+Generates a data set with ``ramp_server.kit.synth.generate`` (cached under bench/results/), then
+trains quick proxies of the 2015 event's ladder and prints their test accuracy:
+
+- majority class (the event's ≈0.29 baseline);
+- the starting kit's tiny CNN (32×32, conv3→8, pool, conv8→16, pool, linear; SGD lr 0.01
+  momentum 0.9, batch 64), for 2 epochs on the subset and *step-matched* (as many SGD steps as
+  2 epochs on the full 16k training set: that is what the real starting kit gets);
+- colour-histogram + gradient-orientation features with a scikit-learn classifier;
+- a moderate CNN (conv+BN+pool blocks, dense, dropout, flips/rotations) for a few epochs, at
+  two training-set sizes, with a log-linear extrapolation to the full training set.
+
+The CPU is shared: use a subset (``--n 6000``) and few epochs; the figures are proxies.
+
+    .venv/bin/python bench/calibrate_synth.py --n 6000 --epochs 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch import nn
+
+from ramp_server.kit.synth import generate
+from ramp_server.kit.taxa import N_CLASSES
+
+RESULTS = Path(__file__).parent / "results"
+FULL_TRAIN = 16278  # training rows of the full 20,348-image synthetic set
+
+
+def load(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def split(name):
+        df = pd.read_csv(data_dir / f"{name}.csv")
+        x = np.stack([np.asarray(Image.open(data_dir / "imgs" / f"{i}.jpg").convert("RGB")) for i in df["id"]])
+        return x, df["class"].to_numpy()
+
+    xtr, ytr = split("train")
+    xte, yte = split("test")
+    return xtr, ytr, xte, yte
+
+
+def to_tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class Tiny(nn.Module):
+    """The starting kit's model (on 32×32 inputs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(16 * 8 * 8, N_CLASSES),
+        )  # fmt: skip
+
+    def forward(self, x):
+        return self.net(nn.functional.avg_pool2d(x, 2))
+
+
+class Moderate(nn.Module):
+    """A well-built small CNN: conv+BN+pool blocks, a dense layer with dropout."""
+
+    def __init__(self, width: int = 24) -> None:
+        super().__init__()
+        layers, c = [], 3
+        for k in (width, 2 * width, 4 * width, 4 * width):
+            layers += [nn.Conv2d(c, k, 3, padding=1), nn.BatchNorm2d(k), nn.ReLU(), nn.MaxPool2d(2)]
+            c = k
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(c * 16, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, N_CLASSES)
+        )
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    if torch.rand(1, generator=gen).item() < 0.5:
+        x = x.flip(3)
+    k = int(torch.randint(0, 4, (1,), generator=gen).item())
+    return torch.rot90(x, k, (2, 3)) if k else x
+
+
+def train(model, x, y, *, steps: int, batch: int, opt, aug: bool, seed: int) -> float:
+    gen = torch.Generator().manual_seed(seed)
+    yt = torch.as_tensor(np.array(y)).long()
+    model.train()
+    t0, done = time.perf_counter(), 0
+    while done < steps:
+        perm = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), batch):
+            if done >= steps:
+                break
+            idx = perm[i : i + batch]
+            xb = x[idx]
+            if aug:
+                xb = augment(xb, gen)
+            loss = nn.functional.cross_entropy(model(xb), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            done += 1
+    return time.perf_counter() - t0
+
+
+@torch.no_grad()
+def accuracy(model, x, y) -> float:
+    model.eval()
+    pred = torch.cat([model(x[i : i + 512]).argmax(1) for i in range(0, len(x), 512)])
+    return float((pred.numpy() == y).mean())
+
+
+def features(x: np.ndarray) -> np.ndarray:
+    """Colour histograms (whole image and centre) + gradient-orientation histograms."""
+    xf = x.astype(np.float32) / 255.0
+    q = np.minimum((xf * 4).astype(np.int32), 3)
+    codes = q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2]
+    n = len(x)
+
+    def hist(c):
+        out = np.zeros((n, 64), np.float32)
+        for i in range(n):
+            out[i] = np.bincount(c[i].ravel(), minlength=64)
+        return out / c[0].size
+
+    g = xf.mean(axis=3)
+    gy, gx = np.gradient(g, axis=(1, 2))
+    mag, ori = np.hypot(gx, gy), (np.arctan2(gy, gx) % np.pi) / np.pi * 8
+    hog = []
+    for cy in range(4):
+        for cx in range(4):
+            sl = (slice(None), slice(cy * 16, cy * 16 + 16), slice(cx * 16, cx * 16 + 16))
+            o, m = np.minimum(ori[sl].astype(np.int32), 7), mag[sl]
+            hog.append(np.stack([(m * (o == b)).sum(axis=(1, 2)) for b in range(8)], 1))
+    hog = np.concatenate(hog, 1)
+    hog /= hog.sum(1, keepdims=True) + 1e-6
+    hsv_like = np.stack([xf.mean((1, 2)), xf[:, 16:48, 16:48].mean((1, 2)), xf[:, 16:48, 16:48].std((1, 2))], 1)
+    return np.concatenate([hist(codes), hist(codes[:, 16:48, 16:48]), hog, hsv_like.reshape(n, -1)], 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=6000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=6, help="moderate CNN epochs")
+    ap.add_argument("--skip-moderate", action="store_true")
+    ap.add_argument("--regen", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(args.seed)
+    data = RESULTS / f"calib_s{args.seed}_n{args.n}"
+    t0 = time.perf_counter()
+    if args.regen or not (data / "train.csv").exists():
+        s = generate(data, seed=args.seed, n=args.n, progress=False)
+        print(f"generated {s.n} images in {s.seconds:.1f}s ({s.seconds / s.n * 1000:.1f} ms/img wall)")
+    xtr, ytr, xte, yte = load(data)
+    print(f"train {len(xtr)}  test {len(xte)}  (load {time.perf_counter() - t0:.1f}s)")
+    rows = Rows()
+    maj = np.bincount(ytr, minlength=N_CLASSES).argmax()
+    rows.append(("majority", float((yte == maj).mean()), 0.0))
+
+    Xtr, Xte = to_tensor(xtr), to_tensor(xte)
+    steps_2ep = math.ceil(len(xtr) / 64) * 2
+    steps_full = math.ceil(FULL_TRAIN / 64) * 2
+    for label, steps in (("tiny CNN, 2 epochs of subset", steps_2ep), ("tiny CNN, step-matched to full", steps_full)):
+        torch.manual_seed(args.seed)
+        m = Tiny()
+        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+        dt = train(m, Xtr, ytr, steps=steps, batch=64, opt=opt, aug=False, seed=args.seed)
+        rows.append((f"{label} ({steps} steps)", accuracy(m, Xte, yte), dt))
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    t = time.perf_counter()
+    ftr, fte = features(xtr), features(xte)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, C=0.1)).fit(ftr, ytr)
+    rows.append(("colour+gradient features, logistic", float((clf.predict(fte) == yte).mean()), time.perf_counter() - t))
+    try:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        t = time.perf_counter()
+        hgb = HistGradientBoostingClassifier(max_iter=120, learning_rate=0.1, random_state=0).fit(ftr, ytr)
+        rows.append(("colour+gradient features, boosted trees", float((hgb.predict(fte) == yte).mean()), time.perf_counter() - t))
+    except Exception as exc:  # noqa: BLE001 - a proxy failing must not hide the others
+        print("boosted trees failed:", exc)
+
+    if not args.skip_moderate:
+        accs = []
+        for frac in (0.5, 1.0):
+            k = int(len(xtr) * frac)
+            torch.manual_seed(args.seed)
+            m = Moderate()
+            opt = torch.optim.Adam(m.parameters(), lr=2e-3)
+            steps = math.ceil(k / 64) * args.epochs
+            dt = train(m, Xtr[:k], ytr[:k], steps=steps, batch=64, opt=opt, aug=True, seed=args.seed)
+            acc = accuracy(m, Xte, yte)
+            accs.append((k, acc))
+            rows.append((f"moderate CNN, {k} train, {args.epochs} epochs", acc, dt))
+        (k1, a1), (k2, a2) = accs
+        slope = (a2 - a1) / math.log(k2 / k1)
+        rows.append(("  → log-linear extrapolation to 16k train", a2 + slope * math.log(FULL_TRAIN / k2), 0.0))
+
+    print(f"\n{'model':48s} {'test acc':>8s} {'train s':>8s}")
+    for name, acc, dt in rows:
+        print(f"{name:48s} {acc:8.3f} {dt:8.1f}")
+
+
+class Rows(list):
+    """Result rows, echoed as they come (the CPU is shared: a run can take minutes)."""
+
+    def append(self, row) -> None:
+        super().append(row)
+        print(f"  {row[0]:48s} {row[1]:.3f}  ({row[2]:.0f}s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""Caruana's greedy forward selection with replacement on one fold, as rampwf's ``ramp-blend``.
+
+rampwf's ``blend_on_fold`` (reproduced decision for decision):
+
+1. score every candidate alone on its *raw* probabilities; start from the best one (the first
+   in candidate order on a tie);
+2. repeat while the ensemble has fewer than ``max_n_ensemble`` members: score the current
+   ensemble (uniform mean of clipped and renormalised members), then scan the candidates in
+   order, each tried as one more member; a candidate replaces the running best when it improves
+   on the running best score by more than ``min_improvement``; append the last such candidate,
+   or stop when there is none.
+
+Tie rule (same as ramp-blend): among candidates with equal score the *first in candidate order*
+wins, both for the starting model and at every step (a later one must be strictly better).
+
+Speed: the ensemble is kept as a running sum ``S`` of its members; a step scores all K candidates
+``(S + P_i) / (k + 1)`` in one vectorized pass. For label-based scores only the rows whose
+ensemble margin (top sum minus runner-up sum) is at most 1 can change their predicted class when
+one member is added (a member adds between 0 and 1 to each class), so only those rows are
+recomputed; the others keep the ensemble's label. Work per step: O(K * rows_uncertain * d).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .combine import clip_normalise
+from .scores import LABEL_KINDS, ScoreType, label_scores
+
+_TOP_M = 4  # rival classes examined on the fast path
+_CHUNK_ELEMENTS = 1 << 22  # candidates are processed in chunks of about this many floats
+
+
+@dataclass
+class FoldBlend:
+    """The outcome of the greedy selection on one fold (indices into the fold's candidates)."""
+
+    picks: list[int]
+    scores: list[float]  # official score of the ensemble after each pick
+    n_candidates: int
+
+
+class _Candidates:
+    """Vectorized scoring of ``(S + P_i) / (k + 1)`` for all candidates ``i``."""
+
+    def __init__(self, proba: np.ndarray, y: np.ndarray, score: ScoreType) -> None:
+        self.proba = proba  # (K, n, d), updated in place by the caller when normalising
+        self.y = y
+        self.score = score
+        self.n_classes = proba.shape[2]
+        self.true_count = np.bincount(y, minlength=self.n_classes)
+        self.dtype = proba.dtype
+        self._pmax: np.ndarray | None = None
+        self._gap: np.ndarray | None = None
+        self._p_true: np.ndarray | None = None
+        self._cstar: np.ndarray | None = None
+
+    @property
+    def delta(self) -> float:
+        """Upper bound on |approximate - official| score."""
+        kind = self.score.kind
+        if kind in ("accuracy", "error"):
+            return 0.0
+        if kind in LABEL_KINDS:
+            return 1e-12
+        if kind == "nll":
+            return 1e-5 if self.dtype != np.float64 else 1e-11
+        return 0.0  # generic: official values
+
+    def scores(self, total: np.ndarray | None, k: int) -> np.ndarray:
+        kind = self.score.kind
+        if kind in LABEL_KINDS:
+            return self._label_scores(total, k)
+        if kind == "nll":
+            return self._nll_scores(total, k)
+        return self._generic_scores(total, k)
+
+    def _mean(self, total: np.ndarray | None, k: int, chunk: np.ndarray) -> np.ndarray:
+        if total is None:
+            return chunk
+        chunk += total
+        chunk /= k + 1
+        return chunk
+
+    def _label_scores(self, total: np.ndarray | None, k: int) -> np.ndarray:
+        if total is None:
+            return self._single_label_scores()
+        K, n, d = self.proba.shape
+        y = self.y
+        flat = self.proba.reshape(-1)
+        cstar = np.argmax(total, axis=1)
+        rows = np.arange(n)
+        # gap[i, r] = max_c P_i[r, c] - P_i[r, c*]: how much candidate i can raise a rival of the
+        # ensemble's label c* on row r. Kept up to date incrementally (c* changes on few rows).
+        if self._gap is None:
+            pmax = self.proba.max(axis=2)
+            self._pmax = pmax
+            self._gap = pmax - self.proba[:, rows, cstar]
+        else:
+            changed = np.flatnonzero(cstar != self._cstar)
+            if len(changed):
+                self._gap[:, changed] = (
+                    self._pmax[:, changed] - self.proba[:, changed, cstar[changed]]
+                )
+        self._cstar = cstar
+        m = min(_TOP_M, d - 1)
+        top = np.argpartition(total, d - m - 1, axis=1)[:, d - m - 1 :]  # m+1 largest classes
+        top_vals = np.take_along_axis(total, top, axis=1)
+        order = np.argsort(-top_vals, axis=1, kind="stable")
+        s_first = top_vals[rows, order[:, 0]]
+        margin = s_first - top_vals[rows, order[:, 1]]
+        s_outside = top_vals[rows, order[:, m]]  # the largest sum outside the m best classes
+        top_m = np.sort(np.take_along_axis(top, order[:, :m], axis=1), axis=1)
+        slack = 64 * np.finfo(total.dtype).eps * (k + 1)
+        # Candidate i keeps c* on row r unless gap[i, r] reaches the ensemble's margin there.
+        ii, rr = np.nonzero(self._gap >= margin[None, :] - slack)
+        hit_star = cstar == y
+        tp = np.tile(np.bincount(cstar[hit_star], minlength=d), (K, 1))
+        pc = np.tile(np.bincount(cstar, minlength=d), (K, 1))
+        if not len(ii):
+            return label_scores(self.score, tp, pc, self.true_count)
+        key = ii * d + cstar[rr]
+        pc -= np.bincount(key, minlength=K * d).reshape(K, d)
+        tp -= np.bincount(key[hit_star[rr]], minlength=K * d).reshape(K, d)
+        # Easy pairs: no class outside the ensemble's m best can win (it trails c* by more than
+        # the gap), so the new label is the first maximum among those m classes (index order).
+        easy = s_outside[rr] < s_first[rr] - self._gap[ii, rr] - slack
+        labels = np.empty(len(ii), dtype=np.intp)
+        ie, re_ = ii[easy], rr[easy]
+        if len(ie):
+            base = (ie * n + re_) * d
+            best_val = None
+            best_lab = None
+            for j in range(m):
+                cls = top_m[re_, j]
+                val = flat[base + cls] + total[re_, cls]
+                val /= k + 1
+                if best_val is None:
+                    best_val, best_lab = val, cls.copy()
+                else:
+                    better = val > best_val
+                    best_val = np.where(better, val, best_val)
+                    best_lab = np.where(better, cls, best_lab)
+            labels[easy] = best_lab
+        hard = np.flatnonzero(~easy)
+        step = max(1, _CHUNK_ELEMENTS // d)
+        for a in range(0, len(hard), step):
+            h = hard[a : a + step]
+            sub = self.proba[ii[h], rr[h]]  # (pairs, d), a copy
+            sub += total[rr[h]]
+            sub /= k + 1
+            labels[h] = np.argmax(sub, axis=1)
+        key = ii * d + labels
+        pc += np.bincount(key, minlength=K * d).reshape(K, d)
+        tp += np.bincount(key[labels == y[rr]], minlength=K * d).reshape(K, d)
+        return label_scores(self.score, tp, pc, self.true_count)
+
+    def _single_label_scores(self) -> np.ndarray:
+        K, n, d = self.proba.shape
+        tp = np.zeros((K, d), dtype=np.int64)
+        pc = np.zeros((K, d), dtype=np.int64)
+        step = max(1, _CHUNK_ELEMENTS // (n * d))
+        for a in range(0, K, step):
+            b = min(K, a + step)
+            lab = np.argmax(self.proba[a:b], axis=2)  # raw predictions, as rampwf scores them
+            offs = (np.arange(b - a) * d)[:, None]
+            key = lab + offs
+            pc[a:b] = np.bincount(key.ravel(), minlength=(b - a) * d).reshape(-1, d)
+            tp[a:b] = np.bincount(key[lab == self.y], minlength=(b - a) * d).reshape(-1, d)
+        return label_scores(self.score, tp, pc, self.true_count)
+
+    def _nll_scores(self, total: np.ndarray | None, k: int) -> np.ndarray:
+        K, n, _ = self.proba.shape
+        rows = np.arange(n)
+        if total is None:
+            p_true = self.proba[:, rows, self.y]  # raw, for the single-model scores
+        else:
+            if self._p_true is None:  # members are normalised from here on
+                self._p_true = self.proba[:, rows, self.y]
+            p_true = self._p_true + total[rows, self.y]
+            p_true /= k + 1
+        eps = np.finfo(p_true.dtype).eps
+        loss = -np.log(np.clip(p_true, eps, 1 - eps))
+        return np.mean(loss, axis=1).astype(np.float64)
+
+    def _generic_scores(self, total: np.ndarray | None, k: int) -> np.ndarray:
+        out = np.empty(self.proba.shape[0])
+        for i in range(len(out)):
+            out[i] = self.official_candidate(total, k, i)
+        return out
+
+    def official_candidate(self, total: np.ndarray | None, k: int, i: int) -> float:
+        chunk = np.array(self.proba[i], copy=True)
+        return self.score(self.y, self._mean(total, k, chunk))
+
+
+def _scan(
+    approx: np.ndarray,
+    delta: float,
+    base: float,
+    official,
+    min_improvement: float,
+) -> tuple[int, float]:
+    """rampwf's candidate scan on gains (higher is better); exact where within ``delta``.
+
+    Returns (winner or -1, its official gain). Only candidates that beat every earlier one
+    (within ``delta``) can be accepted, so only those are visited.
+    """
+    exact: dict[int, float] = {}
+
+    def value(i: int) -> float:
+        if i not in exact:
+            exact[i] = official(i)
+        return exact[i]
+
+    if not len(approx):
+        return -1, base
+    prev_max = np.concatenate(([-np.inf], np.maximum.accumulate(approx)[:-1]))
+    visit = np.flatnonzero(
+        (approx > prev_max - 2 * delta) & (approx > base + min_improvement - 2 * delta)
+    )
+    best, best_i, best_exact = base, -1, True
+    for i in visit:
+        s = float(approx[i])
+        threshold = best + min_improvement
+        if delta and abs(s - threshold) <= 2 * delta:
+            s = value(int(i))
+            if not best_exact:
+                best = value(best_i)
+                best_exact = True
+                threshold = best + min_improvement
+            is_exact = True
+        else:
+            is_exact = delta == 0
+        if s > threshold:
+            best, best_i, best_exact = s, int(i), is_exact
+    if best_i >= 0 and not best_exact:
+        best = value(best_i)
+    return best_i, best
+
+
+def greedy_fold(
+    proba: np.ndarray,
+    y: np.ndarray,
+    score: ScoreType,
+    *,
+    max_n_ensemble: int = 80,
+    min_improvement: float = 0.0,
+) -> FoldBlend:
+    """Greedy selection on one fold. ``proba`` (K, n, d) raw probabilities of the K candidates
+    on the fold's validation rows (normalised in place), ``y`` (n,) integer labels."""
+    if min_improvement < 0:
+        raise ValueError("min_improvement must be >= 0")
+    if max_n_ensemble < 1:
+        raise ValueError("max_n_ensemble must be >= 1")
+    K = proba.shape[0]
+    if K == 0:
+        return FoldBlend([], [], 0)
+    y = np.asarray(y, dtype=np.intp)
+    sign = -1.0 if score.is_lower_the_better else 1.0
+    cands = _Candidates(proba, y, score)
+    delta = cands.delta
+
+    # 1. best single model on raw predictions (rampwf scores each Predictions as given)
+    singles = sign * cands.scores(None, 0)
+    top = singles.max()
+    near = np.flatnonzero(singles >= top - 2 * delta) if delta else [int(np.argmax(singles))]
+    if len(near) > 1:
+        exact = [sign * score(y, proba[i]) for i in near]
+        first = int(near[int(np.argmax(exact))])
+    else:
+        first = int(near[0])
+    clip_normalise(proba, out=proba)  # from now on members are clipped and renormalised
+
+    picks = [first]
+    total = np.array(proba[first], copy=True)
+    history: list[float] = []
+    while True:
+        k = len(picks)
+        mean = total / np.asarray(k, total.dtype)
+        base = sign * score(y, mean)
+        history.append(sign * base)
+        if k >= max_n_ensemble:
+            break
+        approx = sign * cands.scores(total, k)
+
+        def official(i: int, _total=total, _k=k) -> float:
+            return sign * cands.official_candidate(_total, _k, i)
+
+        winner, _ = _scan(approx, delta, base, official, min_improvement)
+        if winner < 0:
+            break
+        picks.append(winner)
+        total += proba[winner]
+    return FoldBlend(picks=picks, scores=history, n_candidates=K)

@@ -1,0 +1,203 @@
+"""Offline blending of a kit's saved outputs, as rampwf's ``ramp-blend`` (same files, same CSVs).
+
+Reads ``<submissions>/<name>/training_output[/<data_label>]/fold_<k>/y_pred_{train,test}.npz``
+(what ``ramp-test --save-output`` writes; ``problem.load_y_pred`` is honoured) and, with
+``save_output``, writes ``<submissions>/training_output[/<data_label>]/`` ``contributivities.csv``,
+``bagged_scores_combined.csv`` and ``bagged_scores_foldwise_best.csv`` with ramp-blend's columns.
+Each file is read once; the test predictions only for the submissions a fold picked.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+
+from .hybrid import BlendResult, FoldInput, blend
+from .scores import ScoreType, from_rampwf
+
+
+class OfflineBlendError(ValueError):
+    """Bad kit, submission list or saved outputs (the message says which and what to do)."""
+
+
+def load_kit_problem(kit_dir: str | os.PathLike) -> ModuleType:
+    """The kit's ``problem.py`` as a fresh module."""
+    try:
+        from ramp_server.kit.scoring import load_problem
+    except ImportError:  # the kit package without its scoring module
+        from rampwf.utils.testing import assert_read_problem
+
+        return assert_read_problem(str(kit_dir))
+    return load_problem(kit_dir)
+
+
+def list_submissions(submissions_dir: Path, data_label: str | None = None) -> list[str]:
+    """Submissions with saved outputs, in directory order (ramp-blend's order, its tie rule)."""
+    out = []
+    for name in os.listdir(submissions_dir):
+        path = submissions_dir / name / "training_output"
+        if data_label is not None:
+            path = path / data_label
+        if name != "training_output" and path.is_dir():
+            out.append(name)
+    return out
+
+
+def _labels_index(problem: ModuleType, y: np.ndarray) -> np.ndarray:
+    gt = problem.Predictions(y_true=y)
+    return np.argmax(np.asarray(gt.y_pred), axis=1)
+
+
+def blend_kit(
+    *,
+    ramp_kit_dir: str | os.PathLike = ".",
+    ramp_data_dir: str | os.PathLike = ".",
+    ramp_submission_dir: str | os.PathLike = "submissions",
+    submissions: Sequence[str] | str = "ALL",
+    data_label: str | None = None,
+    score_type_index: int = 0,
+    min_improvement: float = 0.0,
+    max_n_ensemble: int = 80,
+    nested: bool = False,
+    save_output: bool = False,
+    progress: bool = True,
+) -> tuple[BlendResult, ScoreType, dict[str, np.ndarray]]:
+    """Blend a kit's saved outputs. Returns the result, the score type and the label arrays."""
+    from rampwf.utils.io import load_y_pred
+
+    kit = Path(ramp_kit_dir)
+    problem = load_kit_problem(kit)
+    sub_dir = Path(ramp_submission_dir)
+    if not sub_dir.is_dir() and (kit / sub_dir).is_dir():
+        sub_dir = kit / sub_dir
+    if not sub_dir.is_dir():
+        raise OfflineBlendError(
+            f"{sub_dir}: submission directory not found (--ramp-submission-dir)"
+        )
+    if isinstance(submissions, str):
+        if submissions != "ALL":
+            raise OfflineBlendError("--submissions must be 'ALL' or a list of names")
+        submissions = list_submissions(sub_dir, data_label)
+    submissions = list(submissions)
+    if not submissions:
+        raise OfflineBlendError(
+            f"{sub_dir}: no submission has saved outputs (run `ramp-test --save-output` first)"
+        )
+    kwargs = {"data_label": data_label} if data_label is not None else {}
+    X_train, y_train = problem.get_train_data(path=str(ramp_data_dir), **kwargs)
+    try:
+        _, y_test = problem.get_test_data(path=str(ramp_data_dir), **kwargs)
+    except FileNotFoundError:
+        y_test = None
+    cv = list(problem.get_cv(X_train, y_train))
+    n_classes = len(problem.Predictions.label_names)
+    try:
+        st = problem.score_types[score_type_index]
+    except IndexError:
+        raise OfflineBlendError(
+            f"--score-type-index {score_type_index}: problem.py has {len(problem.score_types)} "
+            "score types"
+        ) from None
+    score = from_rampwf(st, n_classes=n_classes, predictions_cls=problem.Predictions)
+    y_idx = _labels_index(problem, np.asarray(y_train))
+    y_test_idx = None if y_test is None else _labels_index(problem, np.asarray(y_test))
+
+    def fold_dir(name: str, k: int) -> Path:
+        out = sub_dir / name / "training_output"
+        if data_label is not None:
+            out = out / data_label
+        return out / f"fold_{k}"
+
+    def load(name: str, k: int, suffix: str) -> np.ndarray | None:
+        path = fold_dir(name, k)
+        try:
+            return np.asarray(
+                load_y_pred(
+                    problem, data_path=str(ramp_data_dir), input_path=str(path), suffix=suffix
+                )
+            )
+        except (FileNotFoundError, OSError) as exc:
+            warnings.warn(
+                f"{path}: no y_pred_{suffix} ({exc}); {name} left out of fold {k}", stacklevel=2
+            )
+            return None
+
+    folds = []
+    iterator = enumerate(cv)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, total=len(cv), desc="reading saved outputs", unit="fold")
+    for k, (_, valid_is) in iterator:
+        valid_is = np.asarray(valid_is)
+        valid = []
+        for name in submissions:
+            p = load(name, k, "train")
+            valid.append(None if p is None else np.ascontiguousarray(p[valid_is]))
+
+        def test_loader(i: int, _k: int = k) -> np.ndarray | None:
+            return load(submissions[i], _k, "test")
+
+        folds.append(FoldInput(valid_is, valid, test_loader if y_test is not None else None))
+    result = blend(
+        folds=folds,
+        y_train=y_idx,
+        y_test=y_test_idx,
+        score=score,
+        names=submissions,
+        max_n_ensemble=max_n_ensemble,
+        min_improvement=min_improvement,
+        nested=nested,
+        progress=progress,
+    )
+    if save_output:
+        out = sub_dir / "training_output"
+        if data_label is not None:
+            out = out / data_label
+        write_outputs(result, out)
+    return result, score, {"y_train": y_idx, "y_test": y_test_idx}
+
+
+def contributivity_frame(result: BlendResult) -> pd.DataFrame:
+    """ramp-blend's contributivity table (integer percentages, fold shares), sorted."""
+    df = pd.DataFrame()
+    df["submission"] = np.array(result.names)
+    df["contributivity"] = np.zeros(len(result.names))
+    for k in range(result.fold_contributivity.shape[1]):
+        c_k = result.fold_contributivity[:, k]
+        df[f"fold_{k}"] = c_k
+        df["contributivity"] += c_k
+    total = df["contributivity"].sum()
+    if total > 0:
+        df["contributivity"] *= 100 / total
+    df["contributivity"] = df["contributivity"].round().astype(int)
+    return df.sort_values("contributivity", ascending=False)
+
+
+def bagged_frame(score_name: str, valid: list[float], test: list[float]) -> pd.DataFrame:
+    """ramp-blend's bagged score table: index (step, n_bag), one column per score."""
+    parts = {"valid": pd.DataFrame({score_name: dict(enumerate(valid))})}
+    if test:
+        parts["test"] = pd.DataFrame({score_name: dict(enumerate(test))})
+    df = pd.concat(parts)
+    df.columns = df.columns.rename("score")
+    df.index = df.index.rename(["step", "n_bag"])
+    return df
+
+
+def write_outputs(result: BlendResult, out_dir: Path) -> None:
+    """Write the three CSV files of ramp-blend into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    contributivity_frame(result).to_csv(out_dir / "contributivities.csv", index=False)
+    bagged_frame(
+        result.score_name, result.combined_valid_scores, result.combined_test_scores
+    ).to_csv(out_dir / "bagged_scores_combined.csv")
+    bagged_frame(
+        result.score_name, result.foldwise_best_valid_scores, result.foldwise_best_test_scores
+    ).to_csv(out_dir / "bagged_scores_foldwise_best.csv")

@@ -1,0 +1,266 @@
+"""``ramp-server event add|update|list|close``: events from a kit folder and their rules."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from ramp_server.cli import CliError
+from ramp_server.cli.users import settings_from_args
+
+
+def parse_time(text: str) -> datetime | None:
+    """ISO 8601 date/time; without a time zone it is UTC; 'none' clears the setting."""
+    if text.lower() in ("none", "never", ""):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date/time, e.g. 2026-05-01T12:00Z or 2026-05-01"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _quota(text: str) -> int | None:
+    if text.lower() in ("none", "unlimited"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number or 'unlimited'") from None
+    return value
+
+
+def _rule_flags(p: argparse.ArgumentParser) -> None:
+    """Flags of every event rule; unset flags leave the rule unchanged (or at its default)."""
+    d = argparse.SUPPRESS
+    p.add_argument("--title", default=d, help="title shown on the event page")
+    p.add_argument("--description", default=d, help="short description (Markdown)")
+    p.add_argument(
+        "--opening",
+        dest="opening_at",
+        type=parse_time,
+        default=d,
+        help="when submissions open (ISO time, UTC if no zone; 'none': now)",
+    )
+    p.add_argument(
+        "--public-opening",
+        dest="public_opening_at",
+        type=parse_time,
+        default=d,
+        help="start of the collaborative phase (others' code visible)",
+    )
+    p.add_argument(
+        "--closing",
+        dest="closing_at",
+        type=parse_time,
+        default=d,
+        help="deadline: no submission at or after it",
+    )
+    p.add_argument(
+        "--min-delay",
+        dest="min_delay_s",
+        type=int,
+        default=d,
+        help="seconds a participant waits between two submissions",
+    )
+    p.add_argument(
+        "--daily-quota",
+        dest="daily_quota",
+        type=_quota,
+        default=d,
+        help="submissions per participant per 24 hours ('unlimited')",
+    )
+    p.add_argument(
+        "--upload-max-bytes",
+        dest="upload_max_bytes",
+        type=int,
+        default=d,
+        help="size limit of one submission's files together",
+    )
+    p.add_argument(
+        "--fold-time-limit",
+        dest="fold_time_limit_s",
+        type=int,
+        default=d,
+        help="wall-clock seconds allowed to train and predict one fold",
+    )
+    p.add_argument(
+        "--memory-limit-mb",
+        dest="memory_limit_mb",
+        type=int,
+        default=d,
+        help="memory limit of a fold's sandbox",
+    )
+    p.add_argument(
+        "--gpu",
+        dest="uses_gpu",
+        action="store_true",
+        default=d,
+        help="train on GPU workers (tasks request GPU=1)",
+    )
+    p.add_argument(
+        "--cpu", dest="uses_gpu", action="store_false", default=d, help="train on CPU workers"
+    )
+    p.add_argument(
+        "--max-n-ensemble",
+        dest="max_n_ensemble",
+        type=int,
+        default=d,
+        help="largest ensemble the blender builds",
+    )
+    p.add_argument(
+        "--approval-required",
+        dest="approval_required",
+        action="store_true",
+        default=d,
+        help="an admin approves each participant",
+    )
+    p.add_argument(
+        "--open-signup",
+        dest="approval_required",
+        action="store_false",
+        default=d,
+        help="anyone may join",
+    )
+    p.add_argument(
+        "--leaderboard-visibility",
+        dest="leaderboard_visibility",
+        choices=["public", "participants", "admins"],
+        default=d,
+        help="who sees the public leaderboard before closing",
+    )
+    p.add_argument(
+        "--official-score",
+        dest="official_score_name",
+        default=d,
+        help="score type that ranks the leaderboards (default: the first)",
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    event = sub.add_parser("event", help="create and configure events")
+    esub = event.add_subparsers(dest="event_command", metavar="ACTION", required=True)
+    a = esub.add_parser("add", help="create an event from a kit folder (problem.py + data/)")
+    a.add_argument("--name", required=True, help="event name (lower case, used in URLs)")
+    a.add_argument("--kit", required=True, help="kit folder holding problem.py and data/")
+    _rule_flags(a)
+    a.set_defaults(func=_add)
+    u = esub.add_parser("update", help="change the rules of an event")
+    u.add_argument("name", help="event name")
+    _rule_flags(u)
+    u.set_defaults(func=_update)
+    c = esub.add_parser("close", help="close an event now (reveals the private leaderboard)")
+    c.add_argument("name", help="event name")
+    c.set_defaults(func=_close)
+    ls = esub.add_parser("list", help="list events and their rules")
+    ls.add_argument("--format", choices=["table", "json"], default="table", help="output format")
+    ls.set_defaults(func=_list)
+
+
+def _rules(args: argparse.Namespace) -> dict[str, Any]:
+    from ramp_server.services.events import RULES
+
+    return {k: v for k, v in vars(args).items() if k in RULES}
+
+
+def _describe(event: Any) -> dict[str, Any]:
+    from ramp_server.services.events import RULES
+
+    out = {
+        "name": event.name,
+        "n_folds": event.n_folds,
+        "n_train": event.n_train,
+        "n_test": event.n_test,
+        "closed": event.closed,
+    }
+    for key in RULES:
+        value = getattr(event, key)
+        out[key] = (
+            value.isoformat()
+            if isinstance(value, datetime)
+            else (value.value if hasattr(value, "value") else value)
+        )
+    out["score_types"] = event.score_types
+    return out
+
+
+def _add(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.services import ServiceError
+    from ramp_server.services.events import create_event_from_kit
+
+    settings = settings_from_args(args)
+    with open_database(settings) as factory:
+        try:
+            with session_scope(factory) as session:
+                ev = create_event_from_kit(
+                    session,
+                    settings=settings,
+                    slug=args.name,
+                    kit_dir=args.kit,
+                    progress=True,
+                    **_rules(args),
+                )
+                print(
+                    f"event {ev.name} created: {ev.n_folds} folds, {ev.n_train} training and "
+                    f"{ev.n_test} test images, scores {[s['name'] for s in ev.score_types]}"
+                )
+        except ServiceError as exc:
+            raise CliError(str(exc)) from exc
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.services import ServiceError
+    from ramp_server.services.events import get_event, update_event
+
+    settings = settings_from_args(args)
+    rules = _rules(args)
+    if not rules:
+        raise CliError("nothing to change: give at least one setting flag (see --help)")
+    with open_database(settings) as factory:
+        try:
+            with session_scope(factory) as session:
+                ev = update_event(session, event=get_event(session, name=args.name), **rules)
+                print(f"event {ev.name} updated: {', '.join(sorted(rules))}")
+        except ServiceError as exc:
+            raise CliError(str(exc)) from exc
+    return 0
+
+
+def _close(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.services import ServiceError
+    from ramp_server.services.events import close_event, get_event
+
+    settings = settings_from_args(args)
+    with open_database(settings) as factory:
+        try:
+            with session_scope(factory) as session:
+                ev = close_event(session, event=get_event(session, name=args.name))
+                print(f"event {ev.name} closed")
+        except ServiceError as exc:
+            raise CliError(str(exc)) from exc
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    import json
+
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.services.events import list_events
+
+    settings = settings_from_args(args)
+    with open_database(settings) as factory, session_scope(factory) as session:
+        events = [_describe(e) for e in list_events(session)]
+    if args.format == "json":
+        print(json.dumps(events, indent=1))
+    else:
+        for e in events:
+            state = "closed" if e["closed"] else "open"
+            print(f"{e['name']}\t{state}\t{e['n_folds']} folds\t{e['title']}")
+    return 0

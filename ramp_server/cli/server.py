@@ -1,0 +1,63 @@
+"""``ramp-server serve``: the web platform (uvicorn) and, by default, the embedded dispatcher."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger("ramp_server.serve")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the web platform (and the embedded dispatcher unless disabled)",
+        description="Serve the pages and the JSON API with uvicorn. With embedded_dispatcher "
+        "(RAMP_EMBEDDED_DISPATCHER, default on) the training dispatcher runs in the same process.",
+    )
+    p.add_argument("--host", default=None, help="address to bind (default: settings.host)")
+    p.add_argument("--port", type=int, default=None, help="port (default: settings.port)")
+    p.add_argument(
+        "--no-dispatcher",
+        action="store_true",
+        help="do not start the embedded dispatcher even if settings.embedded_dispatcher is on",
+    )
+    p.set_defaults(func=serve)
+
+
+def start_dispatcher(settings):  # noqa: ANN001, ANN201 - handle type belongs to the engine
+    """Start the engine's background dispatcher; ``None`` (with a warning) if it is unavailable."""
+    try:
+        from ramp_server.engine.dispatcher import start_background_dispatcher
+    except ImportError as exc:
+        log.warning("embedded dispatcher not available (%s): serving pages only", exc)
+        return None
+    return start_background_dispatcher(settings)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ramp_server.cli import CliError
+    from ramp_server.config import load_settings
+    from ramp_server.web.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(args.config)
+    except (ValueError, FileNotFoundError) as exc:
+        raise CliError(str(exc)) from None
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    app = create_app(settings)
+    handle = None
+    if settings.embedded_dispatcher and not args.no_dispatcher:
+        handle = start_dispatcher(settings)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    finally:
+        if handle is not None:
+            handle.stop()
+    return 0

@@ -1,0 +1,147 @@
+"""``ramp-server init`` (create or upgrade the database) and ``ramp-server user ...``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ramp_server.cli import CliError
+
+if TYPE_CHECKING:
+    from ramp_server.config import Settings
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings honouring ``--config``, ``RAMP_DATABASE_URL`` and ``RAMP_STORAGE_DIR``."""
+    from ramp_server.config import load_settings
+
+    try:
+        return load_settings(getattr(args, "config", None))
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "init",
+        help="create the database (or upgrade it to the newest schema) and the storage directory",
+    )
+    p.set_defaults(func=_init)
+
+    user = sub.add_parser("user", help="manage user accounts")
+    usub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    a = usub.add_parser("add", help="create a user account")
+    a.add_argument("name", help="login name (letters, digits, '_', '-', '.')")
+    a.add_argument("--email", required=True, help="e-mail address (unique)")
+    a.add_argument("--password", required=True, help="initial password (at least 8 characters)")
+    a.add_argument("--full-name", default="", help="display name")
+    a.add_argument("--admin", action="store_true", help="give administrator rights")
+    a.set_defaults(func=_user_add)
+    ap = usub.add_parser("approve", help="approve (and if needed sign up) a user for an event")
+    ap.add_argument("name", help="user name")
+    ap.add_argument("--event", required=True, help="event name")
+    ap.set_defaults(func=_user_approve)
+    ad = usub.add_parser("admin", help="give (or with --revoke remove) administrator rights")
+    ad.add_argument("name", help="user name")
+    ad.add_argument("--revoke", action="store_true", help="remove the rights instead")
+    ad.set_defaults(func=_user_admin)
+    ls = usub.add_parser("list", help="list user accounts")
+    ls.set_defaults(func=_user_list)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import make_engine
+    from ramp_server.db.migrate import current_revision, upgrade
+    from ramp_server.storage import Storage
+
+    settings = settings_from_args(args)
+    Storage.from_settings(settings).init()
+    engine = make_engine(settings)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    except Exception as exc:  # unreachable server, bad URL, ...
+        raise CliError(f"cannot initialise the database {engine.url!r}: {exc}") from exc
+    finally:
+        engine.dispose()
+    state = "created" if before is None else ("up to date" if before == after else "upgraded")
+    print(f"database {state} at revision {after}; storage: {settings.storage_dir}")
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.services import ServiceError
+    from ramp_server.services.accounts import sign_up
+
+    settings = settings_from_args(args)
+    with open_database(settings) as factory:
+        try:
+            with session_scope(factory) as session:
+                user = sign_up(
+                    session,
+                    name=args.name,
+                    email=args.email,
+                    password=args.password,
+                    full_name=args.full_name,
+                    is_admin=args.admin,
+                )
+                print(
+                    f"user {user.name} created (id {user.id}{', admin' if user.is_admin else ''})"
+                )
+        except ServiceError as exc:
+            raise CliError(str(exc)) from exc
+    return 0
+
+
+def _user_approve(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.services import ServiceError
+    from ramp_server.services.events import approve_participant, get_event
+    from ramp_server.services.users import get_user
+
+    settings = settings_from_args(args)
+    with open_database(settings) as factory:
+        try:
+            with session_scope(factory) as session:
+                event = get_event(session, name=args.event)
+                user = get_user(session, name=args.name)
+                approve_participant(session, event=event, user=user)
+                print(f"{user.name} approved for {event.name}")
+        except ServiceError as exc:
+            raise CliError(str(exc)) from exc
+    return 0
+
+
+def _user_admin(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.services import ServiceError
+    from ramp_server.services.users import get_user
+
+    settings = settings_from_args(args)
+    with open_database(settings) as factory:
+        try:
+            with session_scope(factory) as session:
+                user = get_user(session, name=args.name)
+                user.is_admin = not args.revoke
+                print(f"{user.name}: admin={user.is_admin}")
+        except ServiceError as exc:
+            raise CliError(str(exc)) from exc
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.db.models import User
+
+    settings = settings_from_args(args)
+    with open_database(settings) as factory, session_scope(factory) as session:
+        for u in session.scalars(select(User).order_by(User.name)):
+            flags = ",".join(
+                f for f, on in (("admin", u.is_admin), ("inactive", not u.is_active)) if on
+            )
+            print(f"{u.id}\t{u.name}\t{u.email}\t{flags}")
+    return 0

@@ -1,0 +1,525 @@
+"""The dispatcher: queued folds in the database → Dask tasks → scores in the database.
+
+One loop (:meth:`Dispatcher.run`) that
+
+1. reconciles at start: folds left ``training`` by a previous dispatcher are requeued;
+2. claims queued folds (oldest submission first) while the cluster has free worker threads and
+   submits one Dask task per (submission, fold) (``resources={'GPU': 1}`` for GPU events when the
+   cluster has GPU workers); folds of one submission run in parallel;
+3. collects finished tasks: predictions are scored HERE, on the server side, by
+   ``results.record_fold_result`` (idempotent per (submission, fold)); errors are classified
+   (``jobs.fail_fold``), platform faults (lost worker, broken task) retried up to
+   ``settings.max_fold_retries`` without charging the quota;
+4. watches the database for cancellations and kills the running sandboxes through a Dask
+   ``Event`` the worker polls; forwards progress reports from workers to ``submission_folds``.
+
+Only one dispatcher should run against a database at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ramp_server.db.models import ErrorKind, FoldState, Submission, SubmissionState
+from ramp_server.engine.sandbox import SandboxLimits, resolve_mode
+from ramp_server.engine.tasks import PROGRESS_TOPIC, FoldJob, FoldOutcome, cancel_event_name
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from ramp_server.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: sandbox bounds that are not event rules (events set wall time and memory)
+DEFAULT_LIMITS = SandboxLimits(
+    max_processes=512, tmp_mb=2048, file_size_mb=2048, log_max_bytes=1_000_000, cpu_threads=0
+)
+
+
+@dataclass
+class _InFlight:
+    future: Future
+    fold_id: int
+    submission_id: int
+    fold: int
+    attempt: int
+    event_name: str
+    cancel_name: str
+    cancel_sent: bool = False
+
+
+class Dispatcher:
+    """Trains queued submissions on a Dask cluster; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: Client,
+        session_factory: sessionmaker[Session] | None = None,
+        limits: SandboxLimits = DEFAULT_LIMITS,
+        poll_s: float = 0.5,
+    ) -> None:
+        from ramp_server.db.engine import make_engine, make_session_factory
+        from ramp_server.storage import Storage
+
+        self.settings = settings
+        self.client = client
+        self.mode = resolve_mode(
+            sandbox=settings.sandbox, allow_unsafe=settings.allow_unsafe_sandbox
+        )
+        self._own_engine = None
+        if session_factory is None:
+            self._own_engine = make_engine(settings)
+            session_factory = make_session_factory(self._own_engine)
+        self.sessions = session_factory
+        self.storage = Storage.from_settings(settings)
+        self.limits = limits
+        self.poll_s = poll_s
+        self.inflight: dict[str, _InFlight] = {}
+        self._progress: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._last_watch = 0.0
+        self.n_scored = 0
+        self.client.subscribe_topic(PROGRESS_TOPIC, self._on_progress_event)
+
+    # -- main loop ---------------------------------------------------------------------------
+
+    def run(self, *, until_idle: bool = False, stop: threading.Event | None = None) -> None:
+        """Loop until ``stop`` is set, or (``until_idle``) until nothing is queued or running."""
+        from distributed import wait
+
+        self.reconcile()
+        stop = stop or threading.Event()
+        failures = 0
+        while not stop.is_set():
+            try:
+                busy = self.tick()
+                failures = 0
+            except Exception:  # noqa: BLE001 - DB or scheduler hiccup: log, back off, go on
+                failures += 1
+                log.exception("dispatcher: round failed (%d in a row)", failures)
+                stop.wait(min(30.0, self.poll_s * 2**failures))
+                continue
+            if until_idle and not busy:
+                return
+            futures = [f.future for f in self.inflight.values()]
+            if futures:
+                try:
+                    wait(futures, timeout=self.poll_s, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    pass
+            else:
+                stop.wait(self.poll_s)
+
+    def tick(self) -> bool:
+        """One round: progress, finished tasks, cancellations, new claims. True while busy."""
+        from ramp_server.services import jobs
+
+        self._drain_progress()
+        self._collect()
+        self._watch_cancellations()
+        self._submit_new()
+        if self.inflight:
+            return True
+        with self.sessions() as session:
+            return jobs.pending_fold_count(session) > 0
+
+    def reconcile(self) -> int:
+        """Requeue folds marked ``training`` that this dispatcher does not track."""
+        from distributed import Event
+
+        from ramp_server.services import jobs
+
+        with self.sessions() as session:
+            orphans = jobs.reconcile(session, live_keys=set(self.inflight))
+        for row in orphans:  # a task of a dead dispatcher may still run on a shared cluster
+            if row.dask_key:
+                try:
+                    Event(cancel_event_name(row.dask_key), client=self.client).set()
+                except Exception:  # noqa: BLE001 - best effort
+                    log.debug("could not signal leftover task %s", row.dask_key)
+        if orphans:
+            log.warning("dispatcher: requeued %d interrupted fold(s)", len(orphans))
+        return len(orphans)
+
+    def close(self) -> None:
+        """Stop tracking (running tasks are released; the database keeps them ``training``)."""
+        try:
+            self.client.unsubscribe_topic(PROGRESS_TOPIC)
+        except Exception:  # noqa: BLE001
+            pass
+        for item in self.inflight.values():
+            item.future.release()
+        self.inflight.clear()
+        if self._own_engine is not None:
+            self._own_engine.dispose()
+
+    # -- submitting --------------------------------------------------------------------------
+
+    def _submit_new(self) -> None:
+        from ramp_server.engine.cluster import capacity
+        from ramp_server.services import jobs
+
+        threads, gpus = capacity(self.client)
+        free = threads - len(self.inflight)
+        if free <= 0:
+            return
+        with self.sessions() as session:
+            tickets = jobs.queued_folds(session, limit=free)
+            for t in tickets:
+                key = (
+                    f"ramp-fold-{t.submission_id}-{t.fold}-a{t.attempts + 1}-{uuid.uuid4().hex[:8]}"
+                )
+                try:
+                    job = self._build_job(session, t, attempt=t.attempts + 1, key=key)
+                except Exception as exc:  # noqa: BLE001 - missing blob/bundle: not the participant's
+                    log.exception("dispatcher: cannot prepare fold %s/%s", t.submission_id, t.fold)
+                    if jobs.claim_fold(session, fold_id=t.fold_id, dask_key=key):
+                        jobs.fail_fold(
+                            session,
+                            submission_id=t.submission_id,
+                            fold=t.fold,
+                            kind=ErrorKind.PLATFORM,
+                            message=f"the platform could not prepare the fold: {exc}",
+                            max_retries=self.settings.max_fold_retries,
+                        )
+                    continue
+                if not jobs.claim_fold(session, fold_id=t.fold_id, dask_key=key):
+                    continue
+                resources = {"GPU": 1} if t.uses_gpu and gpus > 0 else None
+                future = self.client.submit(
+                    _run_fold, job, key=key, pure=False, resources=resources, retries=0
+                )
+                self.inflight[key] = _InFlight(
+                    future=future,
+                    fold_id=t.fold_id,
+                    submission_id=t.submission_id,
+                    fold=t.fold,
+                    attempt=job.attempt,
+                    event_name=t.event_name,
+                    cancel_name=cancel_event_name(key),
+                )
+                log.info("dispatcher: started fold %d of submission %d", t.fold, t.submission_id)
+
+    def _build_job(self, session: Session, t: Any, *, attempt: int, key: str) -> FoldJob:
+        from ramp_server.services.events import event_folds
+        from ramp_server.services.submissions import submission_sources
+
+        sub = session.get(Submission, t.submission_id)
+        folds = event_folds(settings=self.settings, event=sub.event)
+        limits = replace(
+            self.limits, wall_time_s=float(t.fold_time_limit_s), memory_mb=t.memory_limit_mb
+        )
+        root = self.storage.root
+        forbidden = [root / "blobs", self.storage.private_dir(t.event_name)]
+        if self.settings.db_url.startswith("sqlite"):
+            forbidden.append(Path(self.settings.db_url.split("///", 1)[-1]))
+        return FoldJob(
+            submission_id=t.submission_id,
+            fold=t.fold,
+            attempt=attempt,
+            files=submission_sources(settings=self.settings, submission=sub),
+            bundle_dir=str(self.storage.public_dir(t.event_name)),
+            train_is=folds.train[t.fold],
+            valid_is=folds.valid[t.fold],
+            limits=limits,
+            sandbox_mode=self.mode,
+            gpu=t.uses_gpu,
+            forbidden=tuple(str(p) for p in forbidden),
+            cancel_key=key,
+        )
+
+    # -- collecting --------------------------------------------------------------------------
+
+    def _collect(self) -> None:
+        for key in [k for k, f in self.inflight.items() if f.future.done()]:
+            item = self.inflight.pop(key)
+            try:
+                outcome: FoldOutcome = item.future.result()
+            except Exception as exc:  # noqa: BLE001 - lost worker, KilledWorker, broken task
+                self._platform_fault(item, f"{type(exc).__name__}: {exc}")
+                continue
+            finally:
+                item.future.release()
+            try:
+                self._record(item, outcome)
+            except Exception as exc:  # noqa: BLE001 - never let one fold stop the loop
+                log.exception("dispatcher: recording fold %s failed", key)
+                self._platform_fault(item, f"recording the result failed: {exc}")
+            if item.cancel_sent:
+                self._clear_cancel(item)
+
+    def _platform_fault(self, item: _InFlight, message: str) -> None:
+        from ramp_server.services import jobs
+
+        log.warning("dispatcher: platform fault on fold %s: %s", item.fold, message)
+        with self.sessions() as session:
+            jobs.fail_fold(
+                session,
+                submission_id=item.submission_id,
+                fold=item.fold,
+                kind=ErrorKind.PLATFORM,
+                message=message,
+                max_retries=self.settings.max_fold_retries,
+            )
+
+    def _record(self, item: _InFlight, outcome: FoldOutcome) -> None:
+        from ramp_server.services import jobs, results
+        from ramp_server.storage import atomic_write_bytes
+
+        log_file = self.storage.log_path(item.submission_id, item.fold)
+        atomic_write_bytes(log_file, outcome.log)
+        with self.sessions() as session:
+            jobs.note_fold_run(
+                session,
+                submission_id=item.submission_id,
+                fold=item.fold,
+                worker=outcome.worker,
+                log_path=self.storage.relative(log_file),
+                progress=outcome.progress[-1] if outcome.progress else None,
+            )
+            if outcome.error_kind == "cancelled":
+                jobs.cancel_fold(session, submission_id=item.submission_id, fold=item.fold)
+                return
+            if not outcome.ok:
+                jobs.fail_fold(
+                    session,
+                    submission_id=item.submission_id,
+                    fold=item.fold,
+                    kind=outcome.error_kind or ErrorKind.PLATFORM,
+                    message=outcome.error_message or "unknown error",
+                    traceback=outcome.traceback,
+                    max_retries=self.settings.max_fold_retries,
+                )
+                return
+            try:
+                sub = results.record_fold_result(
+                    session,
+                    settings=self.settings,
+                    submission_id=item.submission_id,
+                    fold=item.fold,
+                    valid_proba=outcome.valid_proba,
+                    test_proba=outcome.test_proba,
+                    train_proba=outcome.train_proba,
+                    train_time=outcome.train_time or 0.0,
+                    valid_time=outcome.valid_time or 0.0,
+                    test_time=outcome.test_time or 0.0,
+                    peak_memory_mb=outcome.peak_memory_mb,
+                )
+            except results.InvalidPredictions as exc:
+                session.rollback()
+                jobs.fail_fold(
+                    session,
+                    submission_id=item.submission_id,
+                    fold=item.fold,
+                    kind=ErrorKind.INVALID_PREDICTIONS,
+                    message=str(exc),
+                )
+                return
+            if sub.state == SubmissionState.SCORED:
+                self.n_scored += 1
+                log.info("dispatcher: submission %d scored", item.submission_id)
+
+    # -- cancellations and progress ----------------------------------------------------------
+
+    def _watch_cancellations(self) -> None:
+        from ramp_server.services import jobs
+
+        now = time.monotonic()
+        if not self.inflight or now - self._last_watch < 1.0:
+            return
+        self._last_watch = now
+        with self.sessions() as session:
+            states = jobs.fold_states(session, fold_ids=[f.fold_id for f in self.inflight.values()])
+            sub_states = jobs.submission_states(
+                session, submission_ids=list({f.submission_id for f in self.inflight.values()})
+            )
+        for item in self.inflight.values():
+            stale = states.get(item.fold_id) != FoldState.TRAINING or sub_states.get(
+                item.submission_id
+            ) in (SubmissionState.CANCELLED, SubmissionState.ERROR)
+            if stale and not item.cancel_sent:
+                from distributed import Event
+
+                log.info(
+                    "dispatcher: killing fold %d of submission %d", item.fold, item.submission_id
+                )
+                Event(item.cancel_name, client=self.client).set()
+                item.cancel_sent = True
+
+    def _clear_cancel(self, item: _InFlight) -> None:
+        from distributed import Event
+
+        try:
+            Event(item.cancel_name, client=self.client).clear()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _on_progress_event(self, event: Any) -> None:
+        # runs on the client's event loop: hand over to the dispatcher thread
+        _, msg = event
+        if isinstance(msg, dict):
+            self._progress.put(msg)
+
+    def _drain_progress(self) -> None:
+        from ramp_server.services import jobs
+
+        latest: dict[tuple[int, int], dict[str, Any]] = {}
+        while True:
+            try:
+                msg = self._progress.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                latest[(int(msg["submission_id"]), int(msg["fold"]))] = msg
+            except (KeyError, TypeError, ValueError):
+                continue
+        if not latest:
+            return
+        with self.sessions() as session:
+            for (sid, fold), msg in latest.items():
+                jobs.note_fold_run(
+                    session,
+                    submission_id=sid,
+                    fold=fold,
+                    progress=_clean_progress(msg.get("progress")),
+                    worker=msg.get("worker"),
+                )
+
+
+def _clean_progress(progress: Any) -> dict[str, Any] | None:
+    if not isinstance(progress, dict):
+        return None
+    out: dict[str, Any] = {}
+    for k, v in list(progress.items())[:20]:
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            out[str(k)[:64]] = v[:200] if isinstance(v, str) else v
+    return out
+
+
+def _run_fold(job: FoldJob) -> FoldOutcome:
+    """The Dask task (module-level so that workers import it by name)."""
+    from ramp_server.engine.tasks import run_fold_job
+
+    return run_fold_job(job)
+
+
+class DispatcherHandle:
+    """A dispatcher running in a background thread (``ramp-server serve``); :meth:`stop` it."""
+
+    def __init__(self, settings: Settings, *, n_workers: int | None = None) -> None:
+        self.settings = settings
+        self.n_workers = n_workers
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="ramp-dispatcher", daemon=True)
+
+    def start(self) -> DispatcherHandle:
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _main(self) -> None:
+        from ramp_server.engine.cluster import connect
+        from ramp_server.engine.sandbox import SandboxUnavailable
+
+        client = cluster = dispatcher = None
+        try:
+            resolve_mode(
+                sandbox=self.settings.sandbox, allow_unsafe=self.settings.allow_unsafe_sandbox
+            )
+            client, cluster = connect(self.settings, n_workers=self.n_workers)
+            install_reblend_hook(self.settings)
+            dispatcher = Dispatcher(
+                self.settings, client=client, limits=local_limits(self.settings, cluster)
+            )
+            dispatcher.run(stop=self._stop)
+        except SandboxUnavailable as exc:
+            self.error = str(exc)
+            log.error("dispatcher NOT started: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - reported on the admin page, logged
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("dispatcher stopped on an error")
+        finally:
+            if dispatcher is not None:
+                dispatcher.close()
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop and wait for it (running folds are requeued at next start)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+def start_background_dispatcher(
+    settings: Settings, *, n_workers: int | None = None
+) -> DispatcherHandle:
+    """Start the dispatcher (and its embedded LocalCluster unless ``settings.scheduler_address``)
+    in a daemon thread; call ``handle.stop()`` at shutdown. A missing sandbox is logged loudly
+    and recorded in ``handle.error`` instead of raising."""
+    return DispatcherHandle(settings, n_workers=n_workers).start()
+
+
+def local_limits(settings: Settings, cluster: Any) -> SandboxLimits:
+    """Default limits; on an embedded cluster the machine's cores are shared by its workers."""
+    import os
+
+    if cluster is None:
+        return DEFAULT_LIMITS  # each worker derives its share of cores itself
+    n = max(1, len(getattr(cluster, "workers", {})) or settings.local_workers)
+    return replace(DEFAULT_LIMITS, cpu_threads=max(1, (os.cpu_count() or 1) // n))
+
+
+_reblend_installed: set[int] = set()
+
+
+def install_reblend_hook(settings: Settings) -> bool:
+    """Re-blend after each newly scored submission when the blender's live module exists.
+
+    Registers a ``results.on_scored`` callback (once per settings object). Returns whether the
+    blender is available.
+    """
+    from ramp_server.services import results
+
+    try:
+        from ramp_server.blending import live
+    except ImportError:
+        log.info("re-blending not available (ramp_server.blending.live missing)")
+        return False
+    if id(settings) in _reblend_installed:
+        return True
+    reblender = live.Reblender(settings)
+    method = next(
+        (
+            getattr(reblender, m)
+            for m in ("notify", "request", "schedule", "trigger")
+            if hasattr(reblender, m)
+        ),
+        None,
+    )
+    if method is None:
+        log.warning("ramp_server.blending.live.Reblender has no notify(): re-blending disabled")
+        return False
+
+    def on_scored(*, settings: Settings, event_id: int, submission_id: int) -> None:
+        method(event_id=event_id)
+
+    results.on_scored.append(on_scored)
+    _reblend_installed.add(id(settings))
+    return True

@@ -1,0 +1,534 @@
+"""Running untrusted participant code in a bubblewrap sandbox with resource limits.
+
+What a sandboxed child gets (``mode='bwrap'``):
+
+- its own PID, network, IPC and UTS namespaces: no network at all (only a down loopback), it
+  sees only its own processes, and when the sandbox's init dies the kernel kills every process
+  left in the namespace (``--die-with-parent`` chains this to the Dask worker's lifetime);
+- a minimal root filesystem: ``/usr`` and the Python installation read-only, the explicit
+  read-only binds asked for (the submission's code, the public bundle), a private ``/tmp``
+  tmpfs with a size bound, and a few host *files* (not directories) bound writable for its
+  results, each bounded by ``RLIMIT_FSIZE``; nothing else of the host (no storage root, no
+  database file, no ``/work``, no ``/root``);
+- a cleared environment: ``PATH``, ``HOME=/tmp``, thread counts, the variables asked for and
+  ``CUDA_VISIBLE_DEVICES`` when set — never the server's secrets;
+- when the worker runs as root: an unprivileged uid of its own (no capabilities, no new
+  privileges), so that ``RLIMIT_NPROC`` really bounds its processes *and threads*;
+- limits: wall-clock (the runner kills the sandbox), memory (``RLIMIT_DATA``: writable private
+  memory, which CUDA's address-space reservations do not count, plus a resident-set watchdog
+  over the whole process tree), processes, file size; stdout/stderr captured through a pipe and
+  truncated to a bound (head and tail kept).
+
+``mode='unsafe-none'`` runs the same command without bubblewrap (rlimits and process-group kill
+only); the engine refuses it unless the operator opted in (:func:`resolve_mode`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BWRAP = "/usr/bin/bwrap"
+SETPRIV = "/usr/bin/setpriv"
+#: sandboxes of a root worker run as uid SANDBOX_UID_BASE + (worker pid * 8 + slot) % span
+SANDBOX_UID_BASE = 2_000_000
+_SANDBOX_UID_SPAN = 1_000_000
+_slot_counter = itertools.count()
+
+UNSAFE_WARNING = (
+    "UNSAFE: participant code runs WITHOUT a sandbox (sandbox='unsafe-none', "
+    "allow_unsafe_sandbox=true): it can read the server's files, test labels and secrets. "
+    "Install bubblewrap (/usr/bin/bwrap) and set RAMP_SANDBOX=bwrap."
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """No acceptable sandbox: bubblewrap is missing and the operator did not opt out."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource bounds of one sandboxed run."""
+
+    wall_time_s: float = 3600.0
+    memory_mb: int = 8000
+    #: tasks of the sandbox user: processes AND threads (torch starts a few per core)
+    max_processes: int = 512
+    tmp_mb: int = 1024
+    file_size_mb: int = 1024
+    log_max_bytes: int = 1_000_000
+    cpu_threads: int = 1
+
+
+@dataclass
+class SandboxResult:
+    """How a sandboxed run ended; exactly one of the flags explains an abnormal end."""
+
+    returncode: int | None
+    signal: int | None
+    timed_out: bool = False
+    memory_exceeded: bool = False
+    cancelled: bool = False
+    wall_time_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    log: bytes = b""
+    log_truncated: bool = False
+    log_total_bytes: int = 0
+    mode: str = "bwrap"
+    progress: list[dict[str, Any]] = field(default_factory=list)
+
+
+def bwrap_available() -> bool:
+    """True when bubblewrap is installed and can create its namespaces here."""
+    if not Path(BWRAP).is_file():
+        return False
+    try:
+        proc = subprocess.run(
+            [BWRAP, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+            capture_output=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def resolve_mode(*, sandbox: str, allow_unsafe: bool) -> str:
+    """The sandbox mode to use, or :class:`SandboxUnavailable` with what to do."""
+    if sandbox == "bwrap":
+        if bwrap_available():
+            return "bwrap"
+        raise SandboxUnavailable(
+            f"bubblewrap ({BWRAP}) is missing or cannot create namespaces on this machine: "
+            "install the 'bubblewrap' package (apt-get install bubblewrap). Participant code is "
+            "not run without a sandbox unless RAMP_SANDBOX=unsafe-none and "
+            "RAMP_ALLOW_UNSAFE_SANDBOX=true."
+        )
+    if sandbox == "unsafe-none":
+        if not allow_unsafe:
+            raise SandboxUnavailable(
+                "RAMP_SANDBOX=unsafe-none needs the explicit opt-in RAMP_ALLOW_UNSAFE_SANDBOX=true"
+            )
+        log.warning(UNSAFE_WARNING)
+        return "unsafe-none"
+    raise SandboxUnavailable(f"unknown sandbox mode {sandbox!r}: use 'bwrap' or 'unsafe-none'")
+
+
+def sandbox_warning(settings: Any) -> str | None:
+    """A banner text for the admin page when the engine would run code unsandboxed (else None)."""
+    if settings.sandbox == "unsafe-none" and settings.allow_unsafe_sandbox:
+        return UNSAFE_WARNING
+    if settings.sandbox == "bwrap" and not Path(BWRAP).is_file():
+        return f"bubblewrap ({BWRAP}) is not installed: the engine refuses to train submissions."
+    return None
+
+
+def python_binds() -> list[Path]:
+    """Host directories the sandbox needs read-only to run this Python with ramp_server."""
+    import ramp_server
+
+    dirs = {
+        Path(sys.base_prefix).resolve(),
+        Path(sys.prefix).resolve(),
+        Path(ramp_server.__file__).resolve().parent,
+        Path(os.path.realpath(sys.executable)).parent,
+    }
+    # keep only the outermost directories, skipping what /usr already provides
+    out: list[Path] = []
+    for d in sorted(dirs, key=lambda p: len(p.parts)):
+        if d == Path("/usr") or Path("/usr") in d.parents:
+            continue
+        if not any(p == d or p in d.parents for p in out):
+            out.append(d)
+    return out
+
+
+def _check_not_exposed(binds: Sequence[Path], forbidden: Sequence[Path]) -> None:
+    for src in binds:
+        for f in forbidden:
+            f = Path(f).resolve()
+            if src == f or src in f.parents:
+                raise SandboxUnavailable(
+                    f"refusing to expose {src} in the sandbox: it contains {f} (secret or private "
+                    "data); install the platform's Python outside the storage directory"
+                )
+
+
+def _parents_as_dirs(dest: str, made: set[str]) -> list[str]:
+    """bwrap creates missing mount points 0700 as root: create them 0755 ourselves."""
+    args: list[str] = []
+    parts = Path(dest).parent.parts[1:]
+    cur = ""
+    for part in parts:
+        cur += "/" + part
+        if cur not in made:
+            made.add(cur)
+            args += ["--perms", "0755", "--dir", cur]
+    return args
+
+
+def _sandbox_uid() -> int:
+    return SANDBOX_UID_BASE + (os.getpid() * 8 + next(_slot_counter) % 8) % _SANDBOX_UID_SPAN
+
+
+def build_bwrap_argv(
+    command: Sequence[str],
+    *,
+    ro_binds: Mapping[str | Path, str],
+    rw_files: Mapping[str | Path, str],
+    env: Mapping[str, str],
+    tmp_mb: int,
+    uid: int | None,
+    workdir: str = "/tmp",
+    gpu: bool = False,
+    etc_dir: Path | None = None,
+) -> list[str]:
+    """The bubblewrap command line (see the module docstring for what it grants)."""
+    argv = [BWRAP, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    argv += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    if uid is None:  # unprivileged worker: a user namespace, no capabilities
+        argv += ["--unshare-user", "--cap-drop", "ALL"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            argv += ["--symlink", os.readlink(host), f"/{name}"]
+        elif host.is_dir():
+            argv += ["--ro-bind", str(host), f"/{name}"]
+    for f in ("ld.so.cache", "ld.so.conf", "localtime", "nsswitch.conf"):
+        argv += ["--ro-bind-try", f"/etc/{f}", f"/etc/{f}"]
+    argv += ["--ro-bind-try", "/etc/ld.so.conf.d", "/etc/ld.so.conf.d"]
+    if etc_dir is not None:
+        for f in ("passwd", "group"):
+            argv += ["--ro-bind", str(etc_dir / f), f"/etc/{f}"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777"]
+    argv += ["--size", str(tmp_mb * 1024 * 1024)]
+    argv += [
+        "--tmpfs",
+        "/tmp",
+        "--ro-bind-try",
+        "/sys/devices/system/cpu",
+        "/sys/devices/system/cpu",
+    ]
+    if gpu:
+        for dev in sorted(Path("/dev").glob("nvidia*")):
+            argv += ["--dev-bind", str(dev), str(dev)]
+        argv += ["--ro-bind-try", "/sys", "/sys"]
+    made: set[str] = {"/usr", "/etc", "/tmp", "/proc", "/dev", "/sys"}
+    for src, dest in ro_binds.items():
+        argv += _parents_as_dirs(dest, made) + ["--ro-bind", str(src), dest]
+        made.add(dest)
+    for src, dest in rw_files.items():
+        argv += _parents_as_dirs(dest, made) + ["--bind", str(src), dest]
+    argv += ["--clearenv"]
+    for k, v in env.items():
+        argv += ["--setenv", k, v]
+    argv += ["--chdir", workdir]
+    if uid is not None:
+        argv += [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    return argv + list(command)
+
+
+def _count_tasks_of(uid: int) -> int:
+    n = 0
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if d.stat().st_uid == uid:
+                    n += len(os.listdir(d / "task"))
+            except OSError:
+                continue
+    return n
+
+
+def _tree_pids(root_pid: int) -> list[int]:
+    """A process and all its descendants (scan of /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d.name))
+    out, stack = [], [root_pid]
+    while stack:
+        pid = stack.pop()
+        out.append(pid)
+        stack.extend(children.get(pid, ()))
+    return out
+
+
+def _tree_memory_kb(root_pid: int, limit_kb: int) -> int:
+    """Memory of a process tree: the sum of resident sets, or of proportional sets (PSS, which
+    splits pages shared after ``fork``) when the cheap sum exceeds ``limit_kb``."""
+    pids = _tree_pids(root_pid)
+    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page_kb
+        except (OSError, IndexError, ValueError):
+            continue
+    if total <= limit_kb:
+        return total
+    pss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+                    break
+        except (OSError, IndexError, ValueError):
+            continue
+    return pss
+
+
+class _LogCollector(threading.Thread):
+    """Reads the child's merged stdout/stderr, keeping the first and last ``limit/2`` bytes."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.half = stream, max(limit // 2, 1)
+        self.head = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_len = 0
+        self.total = 0
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536):
+            self.total += len(chunk)
+            room = self.half - len(self.head)
+            if room > 0:
+                self.head += chunk[:room]
+                chunk = chunk[room:]
+            if chunk:
+                self.tail.append(chunk)
+                self.tail_len += len(chunk)
+                while self.tail_len - len(self.tail[0]) >= self.half:
+                    self.tail_len -= len(self.tail.popleft())
+
+    def text(self) -> tuple[bytes, bool]:
+        tail = b"".join(self.tail)
+        if self.total <= len(self.head) + len(tail):
+            return bytes(self.head) + tail, False
+        tail = tail[-self.half :]
+        skipped = self.total - len(self.head) - len(tail)
+        marker = f"\n[... {skipped} bytes of output truncated by the platform ...]\n".encode()
+        return bytes(self.head) + marker + tail, True
+
+
+class _ProgressTail:
+    """Follows a JSON-lines file written by the child; ignores garbage lines."""
+
+    def __init__(self, path: Path | None, max_bytes: int = 1 << 20) -> None:
+        self.path, self.offset, self.buf, self.max_bytes = path, 0, b"", max_bytes
+
+    def poll(self) -> list[dict[str, Any]]:
+        if self.path is None or self.offset >= self.max_bytes:
+            return []
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read(self.max_bytes - self.offset)
+        except OSError:
+            return []
+        self.offset += len(data)
+        lines = (self.buf + data).split(b"\n")
+        self.buf = lines.pop()[-65536:]
+        out = []
+        for line in lines:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+        return out
+
+
+def _preexec(limits: SandboxLimits, nproc: int) -> Callable[[], None]:
+    def apply() -> None:
+        mem = limits.memory_mb * 1024 * 1024
+        fsize = limits.file_size_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def run_sandboxed(
+    command: Sequence[str],
+    *,
+    limits: SandboxLimits,
+    mode: str = "bwrap",
+    ro_binds: Mapping[str | Path, str] | None = None,
+    rw_files: Mapping[str | Path, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    forbidden: Sequence[Path] = (),
+    progress_file: Path | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    gpu: bool = False,
+    poll_s: float = 0.2,
+) -> SandboxResult:
+    """Run ``command`` sandboxed, enforcing ``limits``; returns when every process is gone.
+
+    ``ro_binds``/``rw_files`` map host paths to paths inside; ``rw_files`` must be existing
+    regular files (they are chowned to the sandbox user). ``progress_file`` (a host path, usually
+    one of ``rw_files``) is followed and each JSON line passed to ``on_progress``.
+    ``should_cancel`` is polled; True kills the sandbox (``cancelled``).
+    """
+    ro_binds, rw_files = dict(ro_binds or {}), dict(rw_files or {})
+    base_env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+    }
+    for var in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    ):
+        base_env[var] = str(limits.cpu_threads)
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        base_env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    base_env.update(env or {})
+    etc_dir = None
+    if mode == "bwrap":
+        py = python_binds()
+        _check_not_exposed(py + [Path(p).resolve() for p in ro_binds], forbidden)
+        for d in py:
+            ro_binds.setdefault(d, str(d))
+        uid = _sandbox_uid() if os.geteuid() == 0 else None
+        if uid is not None:
+            for f in rw_files:
+                os.chown(f, uid, uid)
+            etc_dir = Path(os.path.dirname(next(iter(rw_files)))) if rw_files else None
+            if etc_dir is not None:
+                etc_dir = etc_dir / ".etc"
+                etc_dir.mkdir(exist_ok=True)
+                (etc_dir / "passwd").write_text(
+                    f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{uid}:sandbox:/tmp:/bin/sh\n"
+                )
+                (etc_dir / "group").write_text(f"root:x:0:\nsandbox:x:{uid}:\n")
+            nproc = limits.max_processes
+        else:
+            nproc = _count_tasks_of(os.getuid()) + limits.max_processes
+        argv = build_bwrap_argv(
+            command,
+            ro_binds=ro_binds,
+            rw_files=rw_files,
+            env=base_env,
+            tmp_mb=limits.tmp_mb,
+            uid=uid,
+            gpu=gpu,
+            etc_dir=etc_dir,
+        )
+        popen_env: dict[str, str] | None = {}
+    elif mode == "unsafe-none":
+        log.warning(UNSAFE_WARNING)
+        argv = list(command)
+        popen_env = dict(base_env)
+        nproc = _count_tasks_of(os.getuid()) + limits.max_processes
+    else:
+        raise SandboxUnavailable(f"unknown sandbox mode {mode!r}")
+
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=popen_env,
+        start_new_session=True,
+        preexec_fn=_preexec(limits, nproc),
+    )
+    collector = _LogCollector(proc.stdout, limits.log_max_bytes)
+    collector.start()
+    tail = _ProgressTail(progress_file)
+    result = SandboxResult(returncode=None, signal=None, mode=mode)
+    peak_kb = 0
+    limit_kb = int(limits.memory_mb * 1024 * 1.05)  # RLIMIT_DATA acts first, per process
+    status = rusage = None
+    try:
+        while True:
+            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            elapsed = time.monotonic() - start
+            rss = _tree_memory_kb(proc.pid, limit_kb)
+            peak_kb = max(peak_kb, rss)
+            for item in tail.poll():
+                result.progress.append(item)
+                if on_progress is not None:
+                    on_progress(item)
+            reason = None
+            if elapsed > limits.wall_time_s:
+                reason = "timed_out"
+            elif rss > limit_kb:
+                reason = "memory_exceeded"
+            elif should_cancel is not None and should_cancel():
+                reason = "cancelled"
+            if reason:
+                setattr(result, reason, True)
+                _kill_group(proc.pid)
+                _, status, rusage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(poll_s)
+    except BaseException:
+        _kill_group(proc.pid)
+        proc.wait()
+        raise
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    _kill_group(proc.pid)  # unsafe mode: leftovers of the group
+    collector.join(timeout=10)
+    proc.stdout.close()
+    for item in tail.poll():
+        result.progress.append(item)
+        if on_progress is not None:
+            on_progress(item)
+    result.wall_time_s = time.monotonic() - start
+    if os.WIFSIGNALED(status):
+        result.signal = os.WTERMSIG(status)
+    else:
+        result.returncode = os.WEXITSTATUS(status)
+    result.peak_rss_mb = max(peak_kb, rusage.ru_maxrss if rusage else 0) / 1024
+    result.log, result.log_truncated = collector.text()
+    result.log_total_bytes = collector.total
+    if etc_dir is not None:
+        shutil.rmtree(etc_dir, ignore_errors=True)
+    return result
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

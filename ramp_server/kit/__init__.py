@@ -1,0 +1,9 @@
+"""The challenge kit: what a participant needs to run ``ramp-test`` (no server dependencies).
+
+- :mod:`ramp_server.kit.taxa`: the 18 taxa (ids, names, counts)
+- :mod:`ramp_server.kit.dataset`: CSV validation, the decoded 64×64 image cache, public bundle
+- :mod:`ramp_server.kit.workflow`: the image-preprocessor + batch-classifier workflow
+- :mod:`ramp_server.kit.contract`: submission contract and prediction checks
+- :mod:`ramp_server.kit.scoring`: loading/checking a problem.py, scoring and bagging
+- :mod:`ramp_server.kit.folds`: cross-validation folds and the quick-test subset
+"""

@@ -1,0 +1,217 @@
+"""Administration: users and sign-ups, queue and workers, event closing and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import zipfile
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from starlette.background import BackgroundTask
+
+from ramp_server.db.models import (
+    Event,
+    EventParticipant,
+    FoldState,
+    Submission,
+    SubmissionFold,
+    SubmissionState,
+    User,
+)
+from ramp_server.services import accounts, events, leaderboards, submissions
+from ramp_server.storage import Storage
+from ramp_server.web import access
+from ramp_server.web.deps import AdminUser, Csrf, Db
+from ramp_server.web.routes.events import event_context
+from ramp_server.web.templating import flash, render
+
+router = APIRouter(include_in_schema=False, prefix="/admin")
+
+
+def queue_rows(db) -> list[dict]:  # noqa: ANN001
+    """Queued and training submissions, platform-wide, oldest first, with their folds."""
+    subs = db.scalars(
+        select(Submission)
+        .where(Submission.state.in_([SubmissionState.QUEUED, SubmissionState.TRAINING]))
+        .order_by(Submission.queued_at, Submission.id)
+        .limit(500)
+    )
+    rows = []
+    for pos, sub in enumerate(subs, start=1):
+        rows.append({"position": pos, "sub": sub, "folds": list(sub.folds)})
+    return rows
+
+
+def worker_rows(db) -> list[dict]:  # noqa: ANN001
+    query = (
+        select(SubmissionFold.worker, func.count(), func.max(SubmissionFold.updated_at))
+        .where(SubmissionFold.state == FoldState.TRAINING, SubmissionFold.worker.is_not(None))
+        .group_by(SubmissionFold.worker)
+    )
+    return [{"worker": w, "running": n, "last_update": at} for w, n, at in db.execute(query)]
+
+
+@router.get("")
+def dashboard(request: Request, db: Db, user: AdminUser) -> Response:
+    users = list(db.scalars(select(User).order_by(User.created_at.desc()).limit(500)))
+    pending = list(
+        db.execute(
+            select(EventParticipant, Event.name, User.name)
+            .join(Event, Event.id == EventParticipant.event_id)
+            .join(User, User.id == EventParticipant.user_id)
+            .where(EventParticipant.approved.is_(False))
+            .order_by(EventParticipant.joined_at)
+        )
+    )
+    return render(
+        request,
+        "admin/dashboard.html",
+        {
+            "users": users,
+            "pending": pending,
+            "queue": queue_rows(db),
+            "workers": worker_rows(db),
+            "events": events.list_events(db),
+        },
+    )
+
+
+@router.post("/users/{user_id}/admin", dependencies=[Csrf])
+def make_admin(
+    request: Request, db: Db, user: AdminUser, user_id: int, is_admin: Annotated[str, Form()]
+) -> Response:
+    if user_id == user.id and is_admin != "1":
+        raise HTTPException(400, "you cannot remove your own administrator rights")
+    try:
+        target = accounts.set_admin(db, user_id=user_id, is_admin=is_admin == "1")
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    db.commit()
+    flash(
+        request, f"{target.name} is {'now' if target.is_admin else 'no longer'} an administrator."
+    )
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/users/{user_id}/active", dependencies=[Csrf])
+def set_active(
+    request: Request, db: Db, user: AdminUser, user_id: int, is_active: Annotated[str, Form()]
+) -> Response:
+    if user_id == user.id:
+        raise HTTPException(400, "you cannot deactivate yourself")
+    try:
+        target = accounts.set_active(db, user_id=user_id, is_active=is_active == "1")
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    db.commit()
+    flash(request, f"{target.name} is {'active' if target.is_active else 'deactivated'}.")
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.get("/events/{name}")
+def event_admin(request: Request, db: Db, user: AdminUser, name: str) -> Response:
+    event = access.get_event(db, name)
+    ctx = event_context(request, db, event, user, "admin")
+    counts = dict(
+        db.execute(
+            select(Submission.state, func.count())
+            .where(Submission.event_id == event.id)
+            .group_by(Submission.state)
+        ).all()
+    )
+    ctx.update(
+        participants=events.list_participants(db, event=event),
+        counts={s.value: counts.get(s, 0) for s in SubmissionState},
+    )
+    return render(request, "admin/event.html", ctx)
+
+
+@router.post("/events/{name}/participants/{user_id}/approve", dependencies=[Csrf])
+def approve(request: Request, db: Db, user: AdminUser, name: str, user_id: int) -> Response:
+    event = access.get_event(db, name)
+    target = db.get(User, user_id)
+    if target is None:
+        raise HTTPException(404, f"no user {user_id}")
+    events.approve_participant(db, event=event, user=target)
+    db.commit()
+    flash(request, f"{target.name} may now submit to {event.name}.", "success")
+    return RedirectResponse(request.headers.get("referer") or f"/admin/events/{name}", 303)
+
+
+@router.post("/events/{name}/preapprove", dependencies=[Csrf])
+def preapprove(
+    request: Request, db: Db, user: AdminUser, name: str, emails: Annotated[str, Form()]
+) -> Response:
+    event = access.get_event(db, name)
+    listed = [e for e in emails.replace(",", "\n").replace(";", "\n").split() if e.strip()]
+    missing = events.pre_approve_emails(db, event=event, emails=listed)
+    db.commit()
+    done = len(listed) - len(missing)
+    msg = f"{done} account(s) approved for {event.name}."
+    if missing:
+        msg += (
+            f" No account yet for: {', '.join(missing)} (ask them to sign up, then run this again)."
+        )
+    flash(request, msg, "success" if not missing else "info")
+    return RedirectResponse(f"/admin/events/{name}", status_code=303)
+
+
+@router.post("/events/{name}/close", dependencies=[Csrf])
+def close(request: Request, db: Db, user: AdminUser, name: str) -> Response:
+    event = access.get_event(db, name)
+    events.close_event(db, event=event)
+    db.commit()
+    flash(request, f"{event.name} is closed; the private leaderboard is public.", "success")
+    return RedirectResponse(f"/admin/events/{name}", status_code=303)
+
+
+@router.get("/events/{name}/export.zip")
+def export(request: Request, db: Db, user: AdminUser, name: str) -> Response:
+    """Everything of the event in one archive: scores (CSV+JSON), code, predictions."""
+    event = access.get_event(db, name)
+    settings = request.app.state.settings
+    storage = Storage.from_settings(settings)
+    table = leaderboards.submissions_table(db, event=event)
+    tmp = tempfile.NamedTemporaryFile(prefix="ramp_export_", suffix=".zip", delete=False)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("submissions.json", json.dumps(table, indent=1))
+        buf = io.StringIO()
+        names = [st["name"] for st in event.score_types]
+        writer = csv.writer(buf)
+        writer.writerow(
+            ["submission_id", "user", "submission", "state", "submitted_at", "contributivity"]
+            + [f"valid_{n}" for n in names]
+            + [f"test_{n}" for n in names]
+        )
+        for r in table:
+            writer.writerow(
+                [r["submission_id"], r["user"], r["submission"], r["state"], r["submitted_at"]]
+                + [r["contributivity"]]
+                + [r["valid_scores"][n] for n in names]
+                + [r["test_scores"][n] for n in names]
+            )
+        zf.writestr("submissions.csv", buf.getvalue())
+        for sub in db.scalars(select(Submission).where(Submission.event_id == event.id)):
+            prefix = f"submissions/{sub.user.name}/{sub.name}"
+            for fname, data in submissions.submission_sources(
+                settings=settings, submission=sub
+            ).items():
+                zf.writestr(f"{prefix}/{fname}", data)
+            pred_dir = storage.predictions_dir(event.name, sub.id)
+            if pred_dir.is_dir():
+                for p in sorted(pred_dir.glob("fold_*.npz")):
+                    zf.write(p, f"{prefix}/predictions/{p.name}")
+    tmp.close()
+    from pathlib import Path
+
+    return FileResponse(
+        tmp.name,
+        media_type="application/zip",
+        filename=f"{event.name}-export.zip",
+        background=BackgroundTask(lambda: Path(tmp.name).unlink(missing_ok=True)),
+    )

@@ -1,0 +1,328 @@
+"""The JSON API under ``/api/`` (mirrors the pages; schema at ``/api/openapi.json``).
+
+Authenticate with ``Authorization: Bearer <token>`` (tokens from ``/account/tokens`` or
+``POST /api/tokens``); a browser session works too, with the ``X-CSRF-Token`` header on writes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ramp_server.db.models import Event, InteractionKind
+from ramp_server.services import accounts, events, leaderboards, submissions
+from ramp_server.web import access, submission_view
+from ramp_server.web.deps import Csrf, CurrentUser, Db, OptionalUser
+from ramp_server.web.routes.leaderboards import PAGE_SIZE, public_page
+from ramp_server.web.routes.submit import UploadRejected, _read_upload
+from ramp_server.web.templating import render
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class EventOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    phase: Literal["upcoming", "open", "collaborative", "closed"]
+    opening_at: datetime | None
+    public_opening_at: datetime | None
+    closing_at: datetime | None
+    n_folds: int
+    uses_gpu: bool
+    min_delay_s: int
+    daily_quota: int | None
+    upload_max_bytes: int
+    fold_time_limit_s: int
+    memory_limit_mb: int
+    approval_required: bool
+    official_score_name: str
+    score_types: list[dict[str, Any]]
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    email: str
+    is_admin: bool
+
+
+class MembershipOut(BaseModel):
+    event: str
+    approved: bool
+
+
+class SubmissionStatus(BaseModel):
+    id: int
+    name: str
+    event: str
+    user: str
+    state: str
+    error_kind: str | None
+    error_message: str | None
+    submitted_at: str | None
+    queue_position: int | None
+    n_folds: int
+    folds_done: int
+    progress: float = Field(description="0..1, epochs of training folds included")
+    progress_text: str
+    folds: list[dict[str, Any]]
+    contributivity: float | None
+    historical_contributivity: float | None
+
+
+class TokenIn(BaseModel):
+    name: str = Field("", max_length=100)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    token: str | None = Field(None, description="the secret, returned once at creation")
+
+
+def _event_out(event: Event) -> EventOut:
+    return EventOut(
+        name=event.name,
+        title=event.title,
+        description=event.description or "",
+        phase=access.phase(event),  # type: ignore[arg-type]
+        opening_at=event.opening_at,
+        public_opening_at=event.public_opening_at,
+        closing_at=event.closing_at,
+        n_folds=event.n_folds,
+        uses_gpu=event.uses_gpu,
+        min_delay_s=event.min_delay_s,
+        daily_quota=event.daily_quota,
+        upload_max_bytes=event.upload_max_bytes,
+        fold_time_limit_s=event.fold_time_limit_s,
+        memory_limit_mb=event.memory_limit_mb,
+        approval_required=event.approval_required,
+        official_score_name=event.official_score_name,
+        score_types=list(event.score_types or []),
+    )
+
+
+@router.get("/me", response_model=UserOut)
+def me(user: CurrentUser) -> UserOut:
+    return UserOut(id=user.id, name=user.name, email=user.email, is_admin=user.is_admin)
+
+
+@router.get("/events", response_model=list[EventOut])
+def list_events(db: Db) -> list[EventOut]:
+    return [_event_out(e) for e in events.list_events(db)]
+
+
+@router.get("/events/{name}", response_model=EventOut)
+def get_event(db: Db, name: str) -> EventOut:
+    return _event_out(access.get_event(db, name))
+
+
+@router.post("/events/{name}/join", response_model=MembershipOut, dependencies=[Csrf])
+def join_event(db: Db, user: CurrentUser, name: str) -> MembershipOut:
+    event = access.get_event(db, name)
+    member = events.join_event(db, event=event, user=user)
+    db.commit()
+    return MembershipOut(event=event.name, approved=member.approved)
+
+
+@router.get("/events/{name}/leaderboard")
+def leaderboard(
+    db: Db,
+    user: OptionalUser,
+    name: str,
+    kind: Literal["public", "competition", "private", "failed"] = "public",
+    sort: str | None = None,
+    order: Literal["best", "worst"] = "best",
+    page: int = 1,
+) -> dict[str, Any]:
+    """A leaderboard as rows of dicts (public: paginated by 100, sortable by any column)."""
+    event = access.get_event(db, name)
+    if kind == "private":
+        if not access.can_see_private_leaderboard(event, user):
+            raise HTTPException(403, "the private leaderboard is revealed when the event closes")
+        return {"kind": kind, "rows": leaderboards.private_leaderboard(db, event=event)}
+    if not access.can_see_public_leaderboard(db, event, user):
+        raise HTTPException(403 if user else 401, "this event's leaderboard is not visible to you")
+    if kind == "competition":
+        include_test = access.can_see_private_leaderboard(event, user)
+        rows = leaderboards.competition_leaderboard(db, event=event, include_test=include_test)
+        return {"kind": kind, "rows": rows}
+    if kind == "failed":
+        return {"kind": kind, "rows": leaderboards.failed_submissions(db, event=event)}
+    data = public_page(db, event, sort=sort, order=order, page=page)
+    return {
+        "kind": kind,
+        "sort": data["sort"],
+        "order": data["order"],
+        "page": data["page"],
+        "page_size": PAGE_SIZE,
+        "has_next": data["has_next"],
+        "rows": data["rows"],
+    }
+
+
+@router.get("/events/{name}/submissions")
+def my_submissions(db: Db, user: CurrentUser, name: str, all: bool = False) -> list[dict]:
+    """Your submissions to the event (``all=true``: everyone's, administrators only)."""
+    event = access.get_event(db, name)
+    if all:
+        if not user.is_admin:
+            raise HTTPException(403, "administrators only")
+        return leaderboards.submissions_table(db, event=event)
+    return leaderboards.my_submissions(db, event=event, user=user)
+
+
+@router.post(
+    "/events/{name}/submissions",
+    response_model=SubmissionStatus,
+    status_code=201,
+    dependencies=[Csrf],
+)
+async def create_submission(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    name: str,
+    submission_name: Annotated[str, Form(alias="name")],
+    files: Annotated[
+        list[UploadFile], File(description="image_preprocessor.py, batch_classifier.py")
+    ],
+    credits: Annotated[
+        str | None, Form(description='JSON object {"<submission id>": percent, ...}')
+    ] = None,
+) -> SubmissionStatus:
+    """Upload a submission (multipart): the two files, a name, optional credits."""
+    event = await run_in_threadpool(access.get_event, db, name)
+    credit_map: dict[int, float] | None = None
+    try:
+        if credits:
+            try:
+                credit_map = {int(k): float(v) for k, v in json.loads(credits).items()}
+            except (ValueError, AttributeError, TypeError):
+                raise UploadRejected(
+                    'credits must be a JSON object such as {"12": 30}: submission id -> percent'
+                ) from None
+        contents: dict[str, bytes] = {}
+        for upload in files:
+            data = await _read_upload(
+                upload, field=upload.filename or "file", limit=event.upload_max_bytes
+            )
+            if data is not None:
+                if upload.filename in contents:
+                    raise UploadRejected(f"file {upload.filename!r} is uploaded twice")
+                contents[str(upload.filename)] = data
+    except UploadRejected as exc:
+        raise HTTPException(400, str(exc)) from None
+    settings = request.app.state.settings
+
+    def _submit() -> SubmissionStatus:
+        sub = submissions.submit(
+            db,
+            settings=settings,
+            event=event,
+            user=user,
+            name=submission_name,
+            files=contents,
+            credits=credit_map,
+        )
+        return SubmissionStatus(**submission_view.status(db, sub))
+
+    return await run_in_threadpool(_submit)
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionStatus)
+def submission_status(db: Db, user: CurrentUser, submission_id: int) -> SubmissionStatus:
+    """Live state of a submission (what the submission page polls)."""
+    sub = access.get_submission(db, submission_id)
+    if not access.can_see_submission(db, sub, user):
+        raise HTTPException(403, "this submission belongs to another participant")
+    return SubmissionStatus(**submission_view.status(db, sub))
+
+
+@router.get("/submissions/{submission_id}/code")
+def submission_code(
+    request: Request, db: Db, user: CurrentUser, submission_id: int
+) -> dict[str, str]:
+    """The submission's files as text (others' code only in the collaborative phase)."""
+    sub = access.get_submission(db, submission_id)
+    access.require_code_access(db, sub, user)
+    if sub.user_id != user.id:
+        submissions.log_interaction(
+            db, event=sub.event, user=user, kind=InteractionKind.VIEW, submission=sub
+        )
+    files = submissions.submission_sources(settings=request.app.state.settings, submission=sub)
+    return {k: v.decode("utf-8", "replace") for k, v in sorted(files.items())}
+
+
+@router.post(
+    "/submissions/{submission_id}/cancel", response_model=SubmissionStatus, dependencies=[Csrf]
+)
+def cancel_submission(db: Db, user: CurrentUser, submission_id: int) -> SubmissionStatus:
+    sub = access.get_submission(db, submission_id)
+    if sub.user_id != user.id and not user.is_admin:
+        raise HTTPException(403, "only the submission's owner or an administrator can cancel it")
+    submissions.cancel(db, submission=sub)
+    db.commit()
+    return SubmissionStatus(**submission_view.status(db, sub))
+
+
+def _token_out(token, raw: str | None = None) -> TokenOut:  # noqa: ANN001
+    return TokenOut(
+        id=token.id,
+        name=token.name,
+        created_at=token.created_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+        token=raw,
+    )
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+def list_tokens(db: Db, user: CurrentUser) -> list[TokenOut]:
+    return [_token_out(t) for t in accounts.list_api_tokens(db, user=user)]
+
+
+@router.post("/tokens", response_model=TokenOut, status_code=201, dependencies=[Csrf])
+def create_token(db: Db, user: CurrentUser, body: TokenIn) -> TokenOut:
+    token, raw = accounts.create_api_token(db, user=user, name=body.name)
+    db.commit()
+    return _token_out(token, raw)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, dependencies=[Csrf])
+def revoke_token(db: Db, user: CurrentUser, token_id: int) -> Response:
+    try:
+        accounts.revoke_api_token(db, user=user, token_id=token_id)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+def api_docs(request: Request, user: OptionalUser) -> Response:
+    """A local, CDN-free reference of the API built from the OpenAPI schema."""
+    schema = request.app.openapi()
+    endpoints = []
+    for path, methods in schema["paths"].items():
+        for method, op in methods.items():
+            endpoints.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "params": [p["name"] for p in op.get("parameters", [])],
+                }
+            )
+    return render(request, "api_docs.html", {"endpoints": endpoints, "info": schema["info"]})

@@ -1,0 +1,176 @@
+"""Leaderboard pages: public, competition, private, my submissions, failed, interactions.
+
+Each board is one SQL query of :mod:`ramp_server.services.leaderboards`; the public one is
+paginated (``limit + 1`` rows tell whether a next page exists, so no extra COUNT query).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from ramp_server.db.models import Interaction, Submission, User
+from ramp_server.services import leaderboards
+from ramp_server.web import access, eventdata
+from ramp_server.web.deps import CurrentUser, Db, OptionalUser
+from ramp_server.web.routes.events import event_context
+from ramp_server.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 100
+#: non-score columns of the public board that can be sorted, with their labels
+EXTRA_SORTS = {
+    "contributivity": "contrib.",
+    "historical_contributivity": "hist. contrib.",
+    "train_time": "train time",
+    "valid_time": "valid time",
+    "test_time": "test time",
+    "submitted_at": "submitted",
+}
+
+
+def public_page(db, event, *, sort: str | None, order: str, page: int) -> dict:  # noqa: ANN001
+    """Rows of one page of the public board and what the template needs to link sorts."""
+    names = [st["name"] for st in event.score_types]
+    sort = sort or event.official_score_name
+    if sort not in names and sort not in EXTRA_SORTS:
+        raise HTTPException(
+            400, f"cannot sort by {sort!r}: use one of {', '.join(names + list(EXTRA_SORTS))}"
+        )
+    best_first = order != "worst"
+    page = max(1, page)
+    rows = leaderboards.public_leaderboard(
+        db,
+        event=event,
+        sort_by=sort,
+        best_first=best_first,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    return {
+        "rows": rows[:PAGE_SIZE],
+        "has_next": len(rows) > PAGE_SIZE,
+        "page": page,
+        "sort": sort,
+        "order": "best" if best_first else "worst",
+    }
+
+
+def _guard_public(db, event, user) -> None:  # noqa: ANN001
+    if not access.can_see_public_leaderboard(db, event, user):
+        raise HTTPException(
+            403 if user else 401,
+            "this event's leaderboard is visible to "
+            + (
+                "its participants only"
+                if event.leaderboard_visibility.value == "participants"
+                else "administrators until the event closes"
+            ),
+        )
+
+
+@router.get("/events/{name}/leaderboard")
+def public(
+    request: Request,
+    db: Db,
+    user: OptionalUser,
+    name: str,
+    sort: str | None = None,
+    order: str = "best",
+    page: int = 1,
+) -> Response:
+    event = access.get_event(db, name)
+    _guard_public(db, event, user)
+    ctx = event_context(request, db, event, user, "public")
+    ctx.update(public_page(db, event, sort=sort, order=order, page=page))
+    ctx.update(extra_sorts=EXTRA_SORTS, blend=eventdata.last_blend(db, event))
+    return render(request, "leaderboards/public.html", ctx)
+
+
+@router.get("/events/{name}/competition")
+def competition(request: Request, db: Db, user: OptionalUser, name: str) -> Response:
+    event = access.get_event(db, name)
+    _guard_public(db, event, user)
+    include_test = access.can_see_private_leaderboard(event, user)
+    ctx = event_context(request, db, event, user, "competition")
+    ctx.update(
+        rows=leaderboards.competition_leaderboard(db, event=event, include_test=include_test),
+        include_test=include_test,
+    )
+    return render(request, "leaderboards/competition.html", ctx)
+
+
+@router.get("/events/{name}/private")
+def private(request: Request, db: Db, user: OptionalUser, name: str) -> Response:
+    event = access.get_event(db, name)
+    if not access.can_see_private_leaderboard(event, user):
+        raise HTTPException(
+            403 if user else 401,
+            "the private (test) leaderboard is revealed when the event closes",
+        )
+    ctx = event_context(request, db, event, user, "private")
+    ctx.update(rows=leaderboards.private_leaderboard(db, event=event))
+    return render(request, "leaderboards/private.html", ctx)
+
+
+@router.get("/events/{name}/my-submissions")
+def mine(request: Request, db: Db, user: CurrentUser, name: str) -> Response:
+    event = access.get_event(db, name)
+    ctx = event_context(request, db, event, user, "mine")
+    ctx.update(rows=leaderboards.my_submissions(db, event=event, user=user))
+    return render(request, "leaderboards/mine.html", ctx)
+
+
+@router.get("/events/{name}/failed")
+def failed(request: Request, db: Db, user: OptionalUser, name: str) -> Response:
+    event = access.get_event(db, name)
+    _guard_public(db, event, user)
+    ctx = event_context(request, db, event, user, "failed")
+    ctx.update(rows=leaderboards.failed_submissions(db, event=event))
+    return render(request, "leaderboards/failed.html", ctx)
+
+
+def interaction_rows(db, event, *, limit: int = 300) -> list[dict]:  # noqa: ANN001
+    owner = User.__table__.alias("owner")
+    query = (
+        select(
+            Interaction.at,
+            Interaction.kind,
+            User.name.label("user"),
+            Submission.id.label("submission_id"),
+            Submission.name.label("submission"),
+            owner.c.name.label("owner"),
+        )
+        .outerjoin(User, User.id == Interaction.user_id)
+        .outerjoin(Submission, Submission.id == Interaction.submission_id)
+        .outerjoin(owner, owner.c.id == Submission.user_id)
+        .where(Interaction.event_id == event.id)
+        .order_by(Interaction.at.desc(), Interaction.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "at": r.at.isoformat(),
+            "kind": r.kind.value,
+            "user": r.user,
+            "submission_id": r.submission_id,
+            "submission": r.submission,
+            "owner": r.owner,
+        }
+        for r in db.execute(query)
+    ]
+
+
+@router.get("/events/{name}/interactions")
+def interactions(request: Request, db: Db, user: CurrentUser, name: str) -> Response:
+    event = access.get_event(db, name)
+    if not (
+        user.is_admin or (access.is_collaborative(event) and access.is_approved(db, event, user))
+    ):
+        raise HTTPException(
+            403, "the interaction log opens to participants with the collaborative phase"
+        )
+    ctx = event_context(request, db, event, user, "interactions")
+    ctx.update(rows=interaction_rows(db, event))
+    return render(request, "leaderboards/interactions.html", ctx)
