@@ -39,7 +39,12 @@ FULL_TRAIN = 16278  # training rows of the full 20,348-image synthetic set
 def load(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     def split(name):
         df = pd.read_csv(data_dir / f"{name}.csv")
-        x = np.stack([np.asarray(Image.open(data_dir / "imgs" / f"{i}.jpg").convert("RGB")) for i in df["id"]])
+        x = np.stack(
+            [
+                np.asarray(Image.open(data_dir / "imgs" / f"{i}.jpg").convert("RGB"))
+                for i in df["id"]
+            ]
+        )
         return x, df["class"].to_numpy()
 
     xtr, ytr = split("train")
@@ -77,7 +82,11 @@ class Moderate(nn.Module):
             c = k
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(c * 16, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, N_CLASSES)
+            nn.Flatten(),
+            nn.Linear(c * 16, 256),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(256, N_CLASSES),
         )
 
     def forward(self, x):
@@ -144,8 +153,64 @@ def features(x: np.ndarray) -> np.ndarray:
             hog.append(np.stack([(m * (o == b)).sum(axis=(1, 2)) for b in range(8)], 1))
     hog = np.concatenate(hog, 1)
     hog /= hog.sum(1, keepdims=True) + 1e-6
-    hsv_like = np.stack([xf.mean((1, 2)), xf[:, 16:48, 16:48].mean((1, 2)), xf[:, 16:48, 16:48].std((1, 2))], 1)
-    return np.concatenate([hist(codes), hist(codes[:, 16:48, 16:48]), hog, hsv_like.reshape(n, -1)], 1)
+    hsv_like = np.stack(
+        [xf.mean((1, 2)), xf[:, 16:48, 16:48].mean((1, 2)), xf[:, 16:48, 16:48].std((1, 2))], 1
+    )
+    return np.concatenate(
+        [hist(codes), hist(codes[:, 16:48, 16:48]), hog, hsv_like.reshape(n, -1)], 1
+    )
+
+
+def run_tiny(rows, Xtr, ytr, Xte, yte, *, seed: int) -> None:
+    """The starting kit's recipe: 2 epochs, and as many steps as 2 epochs of the full set."""
+    steps_2ep = math.ceil(len(Xtr) / 64) * 2
+    steps_full = math.ceil(FULL_TRAIN / 64) * 2
+    for label, steps in (
+        ("tiny CNN, 2 epochs of subset", steps_2ep),
+        ("tiny CNN, step-matched to full", steps_full),
+    ):
+        torch.manual_seed(seed)
+        m = Tiny()
+        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+        dt = train(m, Xtr, ytr, steps=steps, batch=64, opt=opt, aug=False, seed=seed)
+        rows.append((f"{label} ({steps} steps)", accuracy(m, Xte, yte), dt))
+
+
+def run_features(rows, xtr, ytr, xte, yte) -> None:
+    """Hand-crafted colour and gradient features with two scikit-learn classifiers."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    t = time.perf_counter()
+    ftr, fte = features(xtr), features(xte)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, C=0.1)).fit(ftr, ytr)
+    acc = float((clf.predict(fte) == yte).mean())
+    rows.append(("colour+gradient features, logistic", acc, time.perf_counter() - t))
+    t = time.perf_counter()
+    hgb = HistGradientBoostingClassifier(max_iter=60, random_state=0).fit(ftr, ytr)
+    acc = float((hgb.predict(fte) == yte).mean())
+    rows.append(("colour+gradient features, boosted trees", acc, time.perf_counter() - t))
+
+
+def run_moderate(rows, Xtr, ytr, Xte, yte, *, seed: int, epochs: int, width: int) -> None:
+    """A well-built small CNN at half and full subset size, extrapolated to the full set."""
+    accs = []
+    for frac in (0.5, 1.0):
+        k = int(len(Xtr) * frac)
+        torch.manual_seed(seed)
+        m = Moderate(width)
+        opt = torch.optim.Adam(m.parameters(), lr=2e-3)
+        steps = math.ceil(k / 64) * epochs
+        dt = train(m, Xtr[:k], ytr[:k], steps=steps, batch=64, opt=opt, aug=True, seed=seed)
+        acc = accuracy(m, Xte, yte)
+        accs.append((k, acc))
+        rows.append((f"moderate CNN, {k} train, {epochs} epochs", acc, dt))
+    (k1, a1), (k2, a2) = accs
+    slope = (a2 - a1) / math.log(k2 / k1)
+    extra = a2 + slope * math.log(FULL_TRAIN / k2)
+    rows.append(("  -> log-linear extrapolation to 16k train", extra, 0.0))
 
 
 def main() -> None:
@@ -154,15 +219,21 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=6, help="moderate CNN epochs")
     ap.add_argument("--skip-moderate", action="store_true")
+    ap.add_argument("--skip-tiny", action="store_true")
+    ap.add_argument("--skip-features", action="store_true")
+    ap.add_argument("--width", type=int, default=16, help="moderate CNN base width")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared)")
     ap.add_argument("--regen", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     data = RESULTS / f"calib_s{args.seed}_n{args.n}"
     t0 = time.perf_counter()
     if args.regen or not (data / "train.csv").exists():
         s = generate(data, seed=args.seed, n=args.n, progress=False)
-        print(f"generated {s.n} images in {s.seconds:.1f}s ({s.seconds / s.n * 1000:.1f} ms/img wall)")
+        print(
+            f"generated {s.n} images in {s.seconds:.1f}s ({s.seconds / s.n * 1000:.1f} ms/img wall)"
+        )
     xtr, ytr, xte, yte = load(data)
     print(f"train {len(xtr)}  test {len(xte)}  (load {time.perf_counter() - t0:.1f}s)")
     rows = Rows()
@@ -170,47 +241,12 @@ def main() -> None:
     rows.append(("majority", float((yte == maj).mean()), 0.0))
 
     Xtr, Xte = to_tensor(xtr), to_tensor(xte)
-    steps_2ep = math.ceil(len(xtr) / 64) * 2
-    steps_full = math.ceil(FULL_TRAIN / 64) * 2
-    for label, steps in (("tiny CNN, 2 epochs of subset", steps_2ep), ("tiny CNN, step-matched to full", steps_full)):
-        torch.manual_seed(args.seed)
-        m = Tiny()
-        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
-        dt = train(m, Xtr, ytr, steps=steps, batch=64, opt=opt, aug=False, seed=args.seed)
-        rows.append((f"{label} ({steps} steps)", accuracy(m, Xte, yte), dt))
-
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    t = time.perf_counter()
-    ftr, fte = features(xtr), features(xte)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, C=0.1)).fit(ftr, ytr)
-    rows.append(("colour+gradient features, logistic", float((clf.predict(fte) == yte).mean()), time.perf_counter() - t))
-    try:
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        t = time.perf_counter()
-        hgb = HistGradientBoostingClassifier(max_iter=120, learning_rate=0.1, random_state=0).fit(ftr, ytr)
-        rows.append(("colour+gradient features, boosted trees", float((hgb.predict(fte) == yte).mean()), time.perf_counter() - t))
-    except Exception as exc:  # noqa: BLE001 - a proxy failing must not hide the others
-        print("boosted trees failed:", exc)
-
+    if not args.skip_tiny:
+        run_tiny(rows, Xtr, ytr, Xte, yte, seed=args.seed)
+    if not args.skip_features:
+        run_features(rows, xtr, ytr, xte, yte)
     if not args.skip_moderate:
-        accs = []
-        for frac in (0.5, 1.0):
-            k = int(len(xtr) * frac)
-            torch.manual_seed(args.seed)
-            m = Moderate()
-            opt = torch.optim.Adam(m.parameters(), lr=2e-3)
-            steps = math.ceil(k / 64) * args.epochs
-            dt = train(m, Xtr[:k], ytr[:k], steps=steps, batch=64, opt=opt, aug=True, seed=args.seed)
-            acc = accuracy(m, Xte, yte)
-            accs.append((k, acc))
-            rows.append((f"moderate CNN, {k} train, {args.epochs} epochs", acc, dt))
-        (k1, a1), (k2, a2) = accs
-        slope = (a2 - a1) / math.log(k2 / k1)
-        rows.append(("  → log-linear extrapolation to 16k train", a2 + slope * math.log(FULL_TRAIN / k2), 0.0))
+        run_moderate(rows, Xtr, ytr, Xte, yte, seed=args.seed, epochs=args.epochs, width=args.width)
 
     print(f"\n{'model':48s} {'test acc':>8s} {'train s':>8s}")
     for name, acc, dt in rows:

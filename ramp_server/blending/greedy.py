@@ -13,11 +13,18 @@ rampwf's ``blend_on_fold`` (reproduced decision for decision):
 Tie rule (same as ramp-blend): among candidates with equal score the *first in candidate order*
 wins, both for the starting model and at every step (a later one must be strictly better).
 
-Speed: the ensemble is kept as a running sum ``S`` of its members; a step scores all K candidates
-``(S + P_i) / (k + 1)`` in one vectorized pass. For label-based scores only the rows whose
-ensemble margin (top sum minus runner-up sum) is at most 1 can change their predicted class when
-one member is added (a member adds between 0 and 1 to each class), so only those rows are
-recomputed; the others keep the ensemble's label. Work per step: O(K * rows_uncertain * d).
+Speed: the ensemble is kept as a running sum ``S`` of its members (exactly the sequential sum
+rampwf's ``nanmean`` computes, so every combined value is bit-identical); a step scores all K
+candidates ``(S + P_i) / (k + 1)`` in one vectorized pass:
+
+- label-based scores (accuracy, error, balanced accuracy, macro recall): candidate ``i`` can only
+  change the ensemble's label ``c*`` on row ``r`` if its own preference for another class,
+  ``max_c P_i[r, c] - P_i[r, c*]``, reaches the ensemble's margin there (a member adds at most
+  that to a rival's lead). Only those (candidate, row) pairs are recomputed, and when no class
+  outside the ensemble's few best can win, only on those classes. Work per step
+  O(K * n + pairs * m) instead of rampwf's O(K * k * n * d);
+- NLL: only the true class's probability is needed, O(K * n) per step;
+- other score types: the official function on each candidate.
 """
 
 from __future__ import annotations
@@ -56,6 +63,11 @@ class _Candidates:
         self._gap: np.ndarray | None = None
         self._p_true: np.ndarray | None = None
         self._cstar: np.ndarray | None = None
+        self._gmax: np.ndarray | None = None
+        self._g2: np.ndarray | None = None
+        self._g2max: np.ndarray | None = None
+        self._c2: np.ndarray | None = None
+        self.normalised = False
 
     @property
     def delta(self) -> float:
@@ -90,32 +102,55 @@ class _Candidates:
         K, n, d = self.proba.shape
         y = self.y
         flat = self.proba.reshape(-1)
-        cstar = np.argmax(total, axis=1)
         rows = np.arange(n)
-        # gap[i, r] = max_c P_i[r, c] - P_i[r, c*]: how much candidate i can raise a rival of the
-        # ensemble's label c* on row r. Kept up to date incrementally (c* changes on few rows).
+        cstar = np.argmax(total, axis=1)
+        # c2: the best other class; margin2 / margin3: c*'s lead over c2 / over all the others
+        others = total.copy()
+        others[rows, cstar] = -np.inf
+        c2 = np.argmax(others, axis=1)
+        margin2 = total[rows, cstar] - others[rows, c2]
+        others[rows, c2] = -np.inf
+        margin3 = total[rows, cstar] - others.max(axis=1)
+        # gap[i, r] = max_c P_i[r, c] - P_i[r, c*] bounds how much candidate i raises any rival
+        # of c* on row r; g2[i, r] = P_i[r, c2] - P_i[r, c*] is that for c2 exactly. Both are
+        # kept up to date incrementally (c* and c2 change on few rows per step).
         if self._gap is None:
-            pmax = self.proba.max(axis=2)
-            self._pmax = pmax
-            self._gap = pmax - self.proba[:, rows, cstar]
+            if self._pmax is None:
+                self._pmax = self.proba.max(axis=2)
+            p_star = self.proba[:, rows, cstar]
+            self._gap = self._pmax - p_star
+            self._g2 = self.proba[:, rows, c2] - p_star
+            self._gmax = self._gap.max(axis=0)
+            self._g2max = self._g2.max(axis=0)
         else:
-            changed = np.flatnonzero(cstar != self._cstar)
+            changed = np.flatnonzero((cstar != self._cstar) | (c2 != self._c2))
             if len(changed):
-                self._gap[:, changed] = (
-                    self._pmax[:, changed] - self.proba[:, changed, cstar[changed]]
-                )
-        self._cstar = cstar
+                p_star = self.proba[:, changed, cstar[changed]]
+                g = self._pmax[:, changed] - p_star
+                self._gap[:, changed] = g
+                self._gmax[changed] = g.max(axis=0)
+                g = self.proba[:, changed, c2[changed]] - p_star
+                self._g2[:, changed] = g
+                self._g2max[changed] = g.max(axis=0)
+        self._cstar, self._c2 = cstar, c2
         m = min(_TOP_M, d - 1)
         top = np.argpartition(total, d - m - 1, axis=1)[:, d - m - 1 :]  # m+1 largest classes
         top_vals = np.take_along_axis(total, top, axis=1)
         order = np.argsort(-top_vals, axis=1, kind="stable")
         s_first = top_vals[rows, order[:, 0]]
-        margin = s_first - top_vals[rows, order[:, 1]]
         s_outside = top_vals[rows, order[:, m]]  # the largest sum outside the m best classes
         top_m = np.sort(np.take_along_axis(top, order[:, :m], axis=1), axis=1)
         slack = 64 * np.finfo(total.dtype).eps * (k + 1)
-        # Candidate i keeps c* on row r unless gap[i, r] reaches the ensemble's margin there.
-        ii, rr = np.nonzero(self._gap >= margin[None, :] - slack)
+        lim2, lim3 = margin2 - slack, margin3 - slack
+        # Candidate i keeps c* on row r unless g2 reaches margin2 (c2 may win) or gap reaches
+        # margin3 (another class may win); rows where no candidate does are skipped.
+        active = np.flatnonzero((self._g2max >= lim2) | (self._gmax >= lim3))
+        if len(active) > 0.7 * n:
+            ii, rr = np.nonzero((self._g2 >= lim2) | (self._gap >= lim3))
+        else:
+            ga, g2a = self._gap[:, active], self._g2[:, active]
+            ii, loc = np.nonzero((g2a >= lim2[active]) | (ga >= lim3[active]))
+            rr = active[loc]
         hit_star = cstar == y
         tp = np.tile(np.bincount(cstar[hit_star], minlength=d), (K, 1))
         pc = np.tile(np.bincount(cstar, minlength=d), (K, 1))
@@ -124,27 +159,36 @@ class _Candidates:
         key = ii * d + cstar[rr]
         pc -= np.bincount(key, minlength=K * d).reshape(K, d)
         tp -= np.bincount(key[hit_star[rr]], minlength=K * d).reshape(K, d)
+        labels = np.empty(len(ii), dtype=np.intp)
+        gap_pairs = self._gap[ii, rr]
+        duel = gap_pairs < lim3[rr]  # only c2 can beat c*: compare the two
+        if duel.any():
+            i2, r2 = ii[duel], rr[duel]
+            cs, cr = cstar[r2], c2[r2]
+            base = (i2 * n + r2) * d
+            v_star = flat[base + cs] + total[r2, cs]
+            v_star /= k + 1
+            v_two = flat[base + cr] + total[r2, cr]
+            v_two /= k + 1
+            wins = (v_two > v_star) | ((v_two == v_star) & (cr < cs))
+            labels[duel] = np.where(wins, cr, cs)
         # Easy pairs: no class outside the ensemble's m best can win (it trails c* by more than
         # the gap), so the new label is the first maximum among those m classes (index order).
-        easy = s_outside[rr] < s_first[rr] - self._gap[ii, rr] - slack
-        labels = np.empty(len(ii), dtype=np.intp)
+        easy = ~duel & (s_outside[rr] < s_first[rr] - gap_pairs - slack)
         ie, re_ = ii[easy], rr[easy]
         if len(ie):
-            base = (ie * n + re_) * d
-            best_val = None
-            best_lab = None
-            for j in range(m):
-                cls = top_m[re_, j]
-                val = flat[base + cls] + total[re_, cls]
-                val /= k + 1
-                if best_val is None:
-                    best_val, best_lab = val, cls.copy()
-                else:
-                    better = val > best_val
-                    best_val = np.where(better, val, best_val)
-                    best_lab = np.where(better, cls, best_lab)
+            cls = top_m[re_]  # (pairs, m), ascending class index
+            vals = flat[((ie * n + re_) * d)[:, None] + cls]
+            vals += np.take_along_axis(total, top_m, axis=1)[re_]
+            vals /= k + 1
+            best_val = vals[:, 0].copy()
+            best_lab = cls[:, 0].copy()
+            for j in range(1, m):
+                better = vals[:, j] > best_val
+                best_val[better] = vals[better, j]
+                best_lab[better] = cls[better, j]
             labels[easy] = best_lab
-        hard = np.flatnonzero(~easy)
+        hard = np.flatnonzero(~easy & ~duel)
         step = max(1, _CHUNK_ELEMENTS // d)
         for a in range(0, len(hard), step):
             h = hard[a : a + step]
@@ -155,6 +199,32 @@ class _Candidates:
         key = ii * d + labels
         pc += np.bincount(key, minlength=K * d).reshape(K, d)
         tp += np.bincount(key[labels == y[rr]], minlength=K * d).reshape(K, d)
+        return label_scores(self.score, tp, pc, self.true_count)
+
+    def singles(self) -> np.ndarray:
+        """Scores of each candidate alone on its raw probabilities (as rampwf scores them).
+
+        For accuracy and error the same chunked pass also clips and renormalises the members in
+        place and notes each row's top probability (``normalised`` is then True).
+        """
+        if self.score.kind not in ("accuracy", "error"):
+            return self.scores(None, 0)
+        K, n, d = self.proba.shape
+        tp = np.zeros((K, d), dtype=np.int64)
+        pc = np.zeros((K, d), dtype=np.int64)
+        self._pmax = np.empty((K, n), dtype=self.dtype)
+        step = max(1, _CHUNK_ELEMENTS // (4 * n * d))  # a chunk stays in cache
+        for a in range(0, K, step):
+            b = min(K, a + step)
+            chunk = self.proba[a:b]
+            lab = np.argmax(chunk, axis=2)  # raw predictions
+            offs = (np.arange(b - a) * d)[:, None]
+            key = lab + offs
+            pc[a:b] = np.bincount(key.ravel(), minlength=(b - a) * d).reshape(-1, d)
+            tp[a:b] = np.bincount(key[lab == self.y], minlength=(b - a) * d).reshape(-1, d)
+            clip_normalise(chunk, out=chunk)
+            np.max(chunk, axis=2, out=self._pmax[a:b])
+        self.normalised = True
         return label_scores(self.score, tp, pc, self.true_count)
 
     def _single_label_scores(self) -> np.ndarray:
@@ -258,13 +328,15 @@ def greedy_fold(
     K = proba.shape[0]
     if K == 0:
         return FoldBlend([], [], 0)
+    if not proba.flags.c_contiguous:
+        proba = np.ascontiguousarray(proba)
     y = np.asarray(y, dtype=np.intp)
     sign = -1.0 if score.is_lower_the_better else 1.0
     cands = _Candidates(proba, y, score)
     delta = cands.delta
 
     # 1. best single model on raw predictions (rampwf scores each Predictions as given)
-    singles = sign * cands.scores(None, 0)
+    singles = sign * cands.singles()
     top = singles.max()
     near = np.flatnonzero(singles >= top - 2 * delta) if delta else [int(np.argmax(singles))]
     if len(near) > 1:
@@ -272,7 +344,8 @@ def greedy_fold(
         first = int(near[int(np.argmax(exact))])
     else:
         first = int(near[0])
-    clip_normalise(proba, out=proba)  # from now on members are clipped and renormalised
+    if not cands.normalised:  # from now on members are clipped and renormalised
+        clip_normalise(proba, out=proba)
 
     picks = [first]
     total = np.array(proba[first], copy=True)

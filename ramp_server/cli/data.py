@@ -34,10 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "class_codes.csv, imgs.zip), verify them, unzip safely and write the kit layout. "
         "An interrupted run resumes where it stopped.",
     )
-    p.add_argument("--out", default="data", help="data folder to write (default: data)")
-    p.add_argument("--base-url", default=None, help="mirror URL holding the four files")
+    p.add_argument(
+        "--out", metavar="DIR", default="data", help="data folder to write (default: data)"
+    )
+    p.add_argument(
+        "--base-url", metavar="URL", default=None, help="mirror URL holding the four files"
+    )
     p.add_argument(
         "--manifest",
+        metavar="FILE",
         default=None,
         help="JSON manifest of URLs and sha256 to verify against (e.g. a previous "
         "download_manifest.json)",
@@ -48,12 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-archive", action="store_true", help="keep imgs.zip after unzipping it")
     p.add_argument(
         "--retries",
+        metavar="N",
         type=int,
         default=2,
         help="automatic resumes of a dropped transfer (default: 2)",
     )
     p.add_argument(
-        "--timeout", type=float, default=60.0, help="network timeout in seconds (default: 60)"
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="network timeout in seconds (default: 60)",
     )
     p.set_defaults(func=_download)
 
@@ -64,13 +74,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the 2015 frequencies, split about 80/20 into train.csv and test.csv. The same seed "
         "gives identical files.",
     )
-    p.add_argument("--out", default="data", help="data folder to write (default: data)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument(
-        "--n", type=int, default=DEFAULT_N, help=f"number of images (default: {DEFAULT_N})"
+        "--out", metavar="DIR", default="data", help="data folder to write (default: data)"
+    )
+    p.add_argument("--seed", metavar="N", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--n",
+        metavar="N",
+        type=int,
+        default=DEFAULT_N,
+        help=f"number of images (default: {DEFAULT_N})",
     )
     p.add_argument(
-        "--jobs", type=int, default=None, help="worker processes (default: all CPU cores)"
+        "--jobs",
+        metavar="N",
+        type=int,
+        default=None,
+        help="worker processes (default: all CPU cores)",
     )
     p.add_argument(
         "--force", action="store_true", help="overwrite a folder holding the downloaded real data"
@@ -83,7 +103,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Print the number of training and test images of each taxon, the "
         "missing images and where the data came from.",
     )
-    p.add_argument("--dir", default="data", help="data folder to describe (default: data)")
+    p.add_argument(
+        "--dir", metavar="DIR", default="data", help="data folder to describe (default: data)"
+    )
     p.set_defaults(func=_info)
 
 

@@ -44,3 +44,11 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` (``"base"``: drop every table of the schema)."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(connection=conn), revision)

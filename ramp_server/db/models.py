@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -241,6 +242,18 @@ class EventParticipant(Base):
     user: Mapped[User] = relationship()
 
 
+class EventInvitation(Base):
+    """An e-mail pre-approved for an event: its account is approved on joining."""
+
+    __tablename__ = "event_invitations"
+    __table_args__ = (UniqueConstraint("event_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CVFold(Base):
     """One cross-validation fold; its train/valid indices live in a storage file (``path``)."""
 
@@ -350,17 +363,42 @@ class SubmissionFold(Base):
 
 
 class Score(Base):
-    """One score value; ``fold`` NULL is the bagged score over all folds."""
+    """One score value; ``fold`` NULL is the bagged score over all folds.
+
+    ``event_id`` repeats the submission's event so that a leaderboard page sorted by any score
+    type is an ordered scan of ``ix_scores_bagged`` (then 50 primary-key look-ups), not a sort of
+    every submission of the event.
+    """
 
     __tablename__ = "scores"
     __table_args__ = (
         UniqueConstraint("submission_id", "fold", "split", "score_name"),
-        # the leaderboards read bagged scores of one split for many submissions
+        # per-submission look-ups (the other score columns of a leaderboard row, a submission page)
         Index(None, "submission_id", "split", "fold", "score_name", "value"),
+        # one bagged score per (submission, split, score): NULL folds escape the constraint above
+        Index(
+            "uq_scores_bagged",
+            "submission_id",
+            "split",
+            "score_name",
+            unique=True,
+            sqlite_where=text("fold IS NULL"),
+            postgresql_where=text("fold IS NULL"),
+        ),
+        Index(
+            "ix_scores_bagged",
+            "event_id",
+            "split",
+            "score_name",
+            "value",
+            sqlite_where=text("fold IS NULL"),
+            postgresql_where=text("fold IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     fold: Mapped[int | None] = mapped_column(Integer, nullable=True)
     split: Mapped[Split] = mapped_column(_enum(Split, length=8))
     score_name: Mapped[str] = mapped_column(String(64))
@@ -428,6 +466,7 @@ __all__ = [
     "CVFold",
     "ErrorKind",
     "Event",
+    "EventInvitation",
     "EventParticipant",
     "FoldState",
     "Interaction",

@@ -54,6 +54,7 @@ class _InFlight:
     attempt: int
     event_name: str
     cancel_name: str
+    gpu: bool = False
     cancel_sent: bool = False
 
 
@@ -152,12 +153,19 @@ class Dispatcher:
         return len(orphans)
 
     def close(self) -> None:
-        """Stop tracking (running tasks are released; the database keeps them ``training``)."""
+        """Stop: running folds are killed and stay ``training`` in the database, so the next
+        dispatcher requeues them (:meth:`reconcile`) without charging an attempt."""
+        from distributed import Event
+
         try:
             self.client.unsubscribe_topic(PROGRESS_TOPIC)
         except Exception:  # noqa: BLE001
             pass
         for item in self.inflight.values():
+            try:
+                Event(item.cancel_name, client=self.client).set()
+            except Exception:  # noqa: BLE001 - the cluster may already be gone
+                pass
             item.future.release()
         self.inflight.clear()
         if self._own_engine is not None:
@@ -173,9 +181,15 @@ class Dispatcher:
         free = threads - len(self.inflight)
         if free <= 0:
             return
+        free_gpus = gpus - sum(1 for f in self.inflight.values() if f.gpu)
         with self.sessions() as session:
-            tickets = jobs.queued_folds(session, limit=free)
+            tickets = jobs.queued_folds(session, limit=free * 4)
             for t in tickets:
+                if free <= 0:
+                    break
+                on_gpu = t.uses_gpu and gpus > 0  # no GPU worker at all: train on CPUs
+                if on_gpu and free_gpus <= 0:
+                    continue  # wait for a GPU; CPU folds behind it may go first
                 key = (
                     f"ramp-fold-{t.submission_id}-{t.fold}-a{t.attempts + 1}-{uuid.uuid4().hex[:8]}"
                 )
@@ -195,7 +209,9 @@ class Dispatcher:
                     continue
                 if not jobs.claim_fold(session, fold_id=t.fold_id, dask_key=key):
                     continue
-                resources = {"GPU": 1} if t.uses_gpu and gpus > 0 else None
+                resources = {"GPU": 1} if on_gpu else None
+                free -= 1
+                free_gpus -= int(on_gpu)
                 future = self.client.submit(
                     _run_fold, job, key=key, pure=False, resources=resources, retries=0
                 )
@@ -207,6 +223,7 @@ class Dispatcher:
                     attempt=job.attempt,
                     event_name=t.event_name,
                     cancel_name=cancel_event_name(key),
+                    gpu=on_gpu,
                 )
                 log.info("dispatcher: started fold %d of submission %d", t.fold, t.submission_id)
 
@@ -435,13 +452,13 @@ class DispatcherHandle:
         from ramp_server.engine.cluster import connect
         from ramp_server.engine.sandbox import SandboxUnavailable
 
-        client = cluster = dispatcher = None
+        client = cluster = dispatcher = hook = None
         try:
             resolve_mode(
                 sandbox=self.settings.sandbox, allow_unsafe=self.settings.allow_unsafe_sandbox
             )
             client, cluster = connect(self.settings, n_workers=self.n_workers)
-            install_reblend_hook(self.settings)
+            hook = install_reblend_hook(self.settings)
             dispatcher = Dispatcher(
                 self.settings, client=client, limits=local_limits(self.settings, cluster)
             )
@@ -453,6 +470,8 @@ class DispatcherHandle:
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("dispatcher stopped on an error")
         finally:
+            if hook is not None:
+                hook.close()
             if dispatcher is not None:
                 dispatcher.close()
             if client is not None:
@@ -486,40 +505,40 @@ def local_limits(settings: Settings, cluster: Any) -> SandboxLimits:
     return replace(DEFAULT_LIMITS, cpu_threads=max(1, (os.cpu_count() or 1) // n))
 
 
-_reblend_installed: set[int] = set()
+class ReblendHook:
+    """Re-blends an event after each newly scored submission (``results.on_scored``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from ramp_server.blending.live import Reblender
+
+        self.reblender = Reblender(settings)
+        self._callback = self._on_scored
+
+    def _on_scored(self, *, settings: Settings, event_id: int, submission_id: int) -> None:
+        self.reblender.request(event_id)
+
+    def install(self) -> ReblendHook:
+        from ramp_server.services import results
+
+        results.on_scored.append(self._callback)
+        return self
+
+    def close(self, *, wait_s: float = 0.0) -> None:
+        """Unregister; with ``wait_s`` first let pending re-blends finish (``--until-idle``)."""
+        from ramp_server.services import results
+
+        if self._callback in results.on_scored:
+            results.on_scored.remove(self._callback)
+        if wait_s > 0:
+            self.reblender.wait_idle(wait_s)
+        self.reblender.stop()
 
 
-def install_reblend_hook(settings: Settings) -> bool:
-    """Re-blend after each newly scored submission when the blender's live module exists.
-
-    Registers a ``results.on_scored`` callback (once per settings object). Returns whether the
-    blender is available.
-    """
-    from ramp_server.services import results
-
+def install_reblend_hook(settings: Settings) -> ReblendHook | None:
+    """Re-blend after each newly scored submission when the blender's live module exists;
+    ``None`` when it does not. ``close()`` the hook at shutdown."""
     try:
-        from ramp_server.blending import live
+        return ReblendHook(settings).install()
     except ImportError:
         log.info("re-blending not available (ramp_server.blending.live missing)")
-        return False
-    if id(settings) in _reblend_installed:
-        return True
-    reblender = live.Reblender(settings)
-    method = next(
-        (
-            getattr(reblender, m)
-            for m in ("notify", "request", "schedule", "trigger")
-            if hasattr(reblender, m)
-        ),
-        None,
-    )
-    if method is None:
-        log.warning("ramp_server.blending.live.Reblender has no notify(): re-blending disabled")
-        return False
-
-    def on_scored(*, settings: Settings, event_id: int, submission_id: int) -> None:
-        method(event_id=event_id)
-
-    results.on_scored.append(on_scored)
-    _reblend_installed.add(id(settings))
-    return True
+        return None

@@ -15,8 +15,9 @@ What a sandboxed child gets (``mode='bwrap'``):
 - when the worker runs as root: an unprivileged uid of its own (no capabilities, no new
   privileges), so that ``RLIMIT_NPROC`` really bounds its processes *and threads*;
 - limits: wall-clock (the runner kills the sandbox), memory (``RLIMIT_DATA``: writable private
-  memory, which CUDA's address-space reservations do not count, plus a resident-set watchdog
-  over the whole process tree), processes, file size; stdout/stderr captured through a pipe and
+  memory, so the allocation fails with ``MemoryError``; plus a watchdog over the resident memory
+  of the whole process tree, the only bound on GPU runs where the CUDA driver maps memory of
+  its own), processes, file size; stdout/stderr captured through a pipe and
   truncated to a bound (head and tail kept).
 
 ``mode='unsafe-none'`` runs the same command without bubblewrap (rlimits and process-group kill
@@ -366,11 +367,12 @@ class _ProgressTail:
         return out
 
 
-def _preexec(limits: SandboxLimits, nproc: int) -> Callable[[], None]:
+def _preexec(limits: SandboxLimits, nproc: int, *, gpu: bool) -> Callable[[], None]:
     def apply() -> None:
         mem = limits.memory_mb * 1024 * 1024
         fsize = limits.file_size_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
+        if not gpu:  # the CUDA driver's own mappings are not the participant's: watchdog only
+            resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -468,7 +470,7 @@ def run_sandboxed(
         stderr=subprocess.STDOUT,
         env=popen_env,
         start_new_session=True,
-        preexec_fn=_preexec(limits, nproc),
+        preexec_fn=_preexec(limits, nproc, gpu=gpu),
     )
     collector = _LogCollector(proc.stdout, limits.log_max_bytes)
     collector.start()

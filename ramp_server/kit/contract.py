@@ -108,10 +108,24 @@ def _parse(file: Path) -> ast.Module:
         ) from exc
 
 
+def _module_statements(body: list[ast.stmt]):
+    """Module-level statements, including those under top-level if/try/with blocks."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.If, ast.With)):
+            yield from _module_statements(node.body)
+            yield from _module_statements(getattr(node, "orelse", []))
+        elif isinstance(node, ast.Try):
+            for part in (node.body, node.orelse, node.finalbody):
+                yield from _module_statements(part)
+            for handler in node.handlers:
+                yield from _module_statements(handler.body)
+
+
 def _top_level(tree: ast.Module) -> dict[str, ast.AST]:
     """Top-level names of a module: defs, classes, assignments and imports (last one wins)."""
     names: dict[str, ast.AST] = {}
-    for node in tree.body:
+    for node in _module_statements(tree.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names[node.name] = node
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):

@@ -89,6 +89,18 @@ def _transform_batch(images: np.ndarray, order: np.ndarray, transform: Callable)
     return out
 
 
+def _plain(value):
+    """A JSON-friendly metric: numpy/torch scalars become Python numbers, others strings."""
+    if hasattr(value, "item"):
+        try:
+            value = value.item()
+        except (TypeError, ValueError, RuntimeError):  # not a single-element array/tensor
+            pass
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
 class BatchGeneratorBuilder:
     """Handed to ``BatchClassifier.fit``: builds training/validation batches of transformed images.
 
@@ -240,10 +252,7 @@ class BatchGeneratorBuilder:
 
     def report(self, *, epoch: int, n_epochs: int, **metrics) -> None:
         """Print one progress line; append it as JSON to ``$RAMP_PROGRESS_FILE`` when set."""
-        clean = {
-            k: (float(v) if isinstance(v, (int, float, np.number)) else v)
-            for k, v in metrics.items()
-        }
+        clean = {k: _plain(v) for k, v in metrics.items()}
         parts = [f"epoch {epoch}/{n_epochs}"]
         parts += [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in clean.items()]
         parts.append(f"({time.monotonic() - self._t0:.1f}s)")
@@ -253,7 +262,13 @@ class BatchGeneratorBuilder:
             with open(target, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"epoch": epoch, "n_epochs": n_epochs, **clean}) + "\n")
 
+    def __getstate__(self) -> dict:  # e.g. torch DataLoader workers: the pool stays here
+        state = self.__dict__.copy()
+        state["_pool"] = None
+        return state
+
     def close(self) -> None:
+        """Stop the transform threads (the builder stays usable: they restart on demand)."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

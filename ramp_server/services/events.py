@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ramp_server.db.models import (
     CVFold,
     Event,
+    EventInvitation,
     EventParticipant,
     LeaderboardVisibility,
     User,
@@ -342,12 +343,18 @@ def is_participant(session: Session, *, event: Event, user: User) -> bool:
 def join_event(
     session: Session, *, event: Event, user: User, now: datetime | None = None
 ) -> EventParticipant:
-    """Sign ``user`` up; approved at once unless the event requires approval (admins never wait)."""
+    """Sign ``user`` up; approved at once unless the event requires approval (admins and
+    pre-approved e-mails never wait)."""
     existing = get_participation(session, event=event, user=user)
     if existing is not None:
         return existing
     now = now or utcnow()
-    approved = not event.approval_required or user.is_admin
+    invited = session.scalar(
+        select(EventInvitation.id).where(
+            EventInvitation.event_id == event.id, EventInvitation.email == user.email.lower()
+        )
+    )
+    approved = not event.approval_required or user.is_admin or invited is not None
     p = EventParticipant(
         event_id=event.id,
         user_id=user.id,
@@ -375,18 +382,28 @@ def approve_participant(
 def pre_approve_emails(
     session: Session, *, event: Event, emails: list[str], now: datetime | None = None
 ) -> list[str]:
-    """Approve the accounts of these e-mails for ``event``; returns the e-mails with no account."""
-    missing = []
-    for raw in emails:
-        email = raw.strip().lower()
-        if not email:
+    """Approve these e-mails for ``event``: existing accounts now, others when they sign up
+    and join. Returns the e-mails that have no account yet (they are remembered)."""
+    pending = []
+    for raw in dict.fromkeys(e.strip().lower() for e in emails):
+        if not raw:
             continue
-        user = session.scalar(select(User).where(User.email == email))
-        if user is None:
-            missing.append(email)
-        else:
+        if "@" not in raw:
+            raise EventError(f"{raw!r} is not an e-mail address")
+        user = session.scalar(select(User).where(User.email == raw))
+        if user is not None:
             approve_participant(session, event=event, user=user, now=now)
-    return missing
+            continue
+        pending.append(raw)
+        exists = session.scalar(
+            select(EventInvitation.id).where(
+                EventInvitation.event_id == event.id, EventInvitation.email == raw
+            )
+        )
+        if exists is None:
+            session.add(EventInvitation(event_id=event.id, email=raw, created_at=now or utcnow()))
+    session.flush()
+    return pending
 
 
 def list_participants(session: Session, *, event: Event) -> list[EventParticipant]:

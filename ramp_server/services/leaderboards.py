@@ -34,22 +34,26 @@ def _score_spec(event: Event, name: str) -> dict[str, Any]:
 def _with_scores(
     query: Select, event: Event, split: Split, prefix: str
 ) -> tuple[Select, dict[str, Any]]:
-    """Add one outer join per score type (bagged ``split`` scores) as columns ``<prefix><i>``."""
+    """Add the bagged ``split`` score of each score type as columns ``<prefix><i>``.
+
+    Correlated scalar subqueries (one primary-key-like index probe each) rather than joins: the
+    same work per row, but PostgreSQL plans them in a fraction of the time of a 7-way join.
+    """
     cols = {}
     for i, spec in enumerate(event.score_types):
-        sc = aliased(Score, name=f"{prefix}{i}")
-        query = query.outerjoin(
-            sc,
-            and_(
-                sc.submission_id == Submission.id,
-                sc.split == split,
-                sc.fold.is_(None),
-                sc.score_name == spec["name"],
-            ),
+        col = (
+            select(Score.value)
+            .where(
+                Score.submission_id == Submission.id,
+                Score.split == split,
+                Score.fold.is_(None),
+                Score.score_name == spec["name"],
+            )
+            .correlate(Submission)
+            .scalar_subquery()
         )
-        col = sc.value.label(f"{prefix}{i}")
-        query = query.add_columns(col)
-        cols[spec["name"]] = sc.value
+        query = query.add_columns(col.label(f"{prefix}{i}"))
+        cols[spec["name"]] = col
     return query, cols
 
 
@@ -63,23 +67,26 @@ def _scores(row: Any, event: Event, prefix: str) -> dict[str, float | None]:
     return {s["name"]: m[f"{prefix}{i}"] for i, s in enumerate(event.score_types)}
 
 
-def _base(event: Event) -> Select:
-    return (
-        select(
-            Submission.id,
-            Submission.name,
-            Submission.user_id,
-            User.name.label("user"),
-            Submission.submitted_at,
-            Submission.train_time,
-            Submission.valid_time,
-            Submission.test_time,
-            Submission.contributivity,
-            Submission.historical_contributivity,
-        )
-        .join(User, User.id == Submission.user_id)
-        .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
+def _base(event: Event, select_from: Any = None) -> Select:
+    """Columns of a leaderboard row; joined from ``submissions`` unless ``select_from`` is given
+    (then the caller joins submissions and users)."""
+    query = select(
+        Submission.id,
+        Submission.name,
+        Submission.user_id,
+        User.name.label("user"),
+        Submission.submitted_at,
+        Submission.train_time,
+        Submission.valid_time,
+        Submission.test_time,
+        Submission.contributivity,
+        Submission.historical_contributivity,
     )
+    if select_from is None:
+        query = query.select_from(Submission).join(User, User.id == Submission.user_id)
+    else:
+        query = query.select_from(select_from)
+    return query.where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
 
 
 def _common(row: Any) -> dict[str, Any]:
@@ -109,12 +116,30 @@ def public_leaderboard(
 
     ``sort_by``: a score name (default: the official one), ``contributivity``,
     ``historical_contributivity``, ``train_time``, ``valid_time``, ``test_time`` or
-    ``submitted_at``. Each row also has ``rank`` (by the sort column, 1 = first).
+    ``submitted_at``. Each row also has ``rank`` (position in this order, 1 = first).
+    Sorted by a score, a page (``limit``/``offset``) is an ordered index scan of
+    ``ix_scores_bagged``: fast at any number of submissions. Ties: the first scored ranks first.
     """
-    query, cols = _with_scores(_base(event), event, Split.VALID, "v")
+    names = [s["name"] for s in event.score_types]
     sort_by = sort_by or event.official_score_name
-    if sort_by in cols:
-        order = _order(cols[sort_by], _score_spec(event, sort_by), best_first)
+    if sort_by in names:
+        key = aliased(Score, name="k")
+        base = (
+            _base(event, select_from=key)
+            # "+ 0": no index probe of k by submission, so every planner (SQLite's included)
+            # walks ix_scores_bagged in order and stops after the page
+            .join(Submission, Submission.id == key.submission_id + 0)
+            .join(User, User.id == Submission.user_id)
+            .where(
+                key.event_id == event.id,
+                key.split == Split.VALID,
+                key.fold.is_(None),
+                key.score_name == sort_by,
+            )
+        )
+        query, _ = _with_scores(base, event, Split.VALID, "v")
+        ascending = bool(_score_spec(event, sort_by)["is_lower_better"]) == best_first
+        order = [key.value.asc() if ascending else key.value.desc(), key.id]
     else:
         sortable = {
             "contributivity": (Submission.contributivity, False),
@@ -126,12 +151,16 @@ def public_leaderboard(
         }
         if sort_by not in sortable:
             raise ValueError(
-                f"cannot sort by {sort_by!r}: use a score ({', '.join(cols)}) or one of "
+                f"cannot sort by {sort_by!r}: use a score ({', '.join(names)}) or one of "
                 f"{', '.join(sortable)}"
             )
         col, lower_better = sortable[sort_by]
+        query, _ = _with_scores(_base(event), event, Split.VALID, "v")
         order = _order(col, {"is_lower_better": lower_better}, best_first)
-    query = query.order_by(*order, Submission.submitted_at, Submission.id).offset(offset)
+        if sort_by == "submitted_at":  # never NULL: a plain order can walk the index
+            order = order[1:]
+        order.append(Submission.id)
+    query = query.order_by(*order).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     rows = []
@@ -141,6 +170,18 @@ def public_leaderboard(
         d["scores"] = _scores(row, event, "v")
         rows.append(d)
     return rows
+
+
+def count_scored(session: Session, *, event: Event) -> int:
+    """Number of rows of the public leaderboard (for paging)."""
+    return int(
+        session.scalar(
+            select(func.count(Submission.id)).where(
+                Submission.event_id == event.id, Submission.state == SubmissionState.SCORED
+            )
+        )
+        or 0
+    )
 
 
 def competition_leaderboard(

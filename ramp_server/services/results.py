@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ramp_server.db.engine import lock_row
 from ramp_server.db.models import (
+    Blend,
     ErrorKind,
     Event,
     FoldState,
@@ -74,11 +75,17 @@ def _checked(proba: np.ndarray, n_rows: int, n_classes: int, what: str) -> np.nd
 
 
 def _score_rows(
-    session: Session, submission_id: int, fold: int | None, split: Split, values: dict[str, float]
+    session: Session,
+    event_id: int,
+    submission_id: int,
+    fold: int | None,
+    split: Split,
+    values: dict[str, float],
 ) -> None:
     for name, value in values.items():
         session.add(
             Score(
+                event_id=event_id,
                 submission_id=submission_id,
                 fold=fold,
                 split=split,
@@ -157,7 +164,7 @@ def record_fold_result(
         return sub
     session.execute(delete(Score).where(Score.submission_id == submission_id, Score.fold == fold))
     for split, values in scores.items():
-        _score_rows(session, submission_id, fold, split, values)
+        _score_rows(session, event.id, submission_id, fold, split, values)
     fold_row.state = FoldState.SCORED
     fold_row.finished_at = fold_row.updated_at = now
     fold_row.train_time, fold_row.valid_time, fold_row.test_time = (
@@ -218,8 +225,8 @@ def _finish_if_complete(
         test_probas=[np.asarray(p.test_proba, dtype=np.float64) for p in preds],
     )
     session.execute(delete(Score).where(Score.submission_id == submission_id, Score.fold.is_(None)))
-    _score_rows(session, submission_id, None, Split.VALID, bagged["valid"])
-    _score_rows(session, submission_id, None, Split.TEST, bagged["test"])
+    _score_rows(session, event.id, submission_id, None, Split.VALID, bagged["valid"])
+    _score_rows(session, event.id, submission_id, None, Split.TEST, bagged["test"])
     sub.train_time = sum(f.train_time or 0.0 for f in folds)
     sub.valid_time = sum(f.valid_time or 0.0 for f in folds)
     sub.test_time = sum(f.test_time or 0.0 for f in folds)
@@ -298,4 +305,72 @@ def scored_fold_count(session: Session, *, submission_id: int) -> int:
             )
         )
         or 0
+    )
+
+
+def record_blend(
+    session: Session,
+    *,
+    event_id: int,
+    score_name: str,
+    n_submissions: int,
+    combined_valid: float | None,
+    combined_test: float | None,
+    foldwise_best_valid: float | None = None,
+    foldwise_best_test: float | None = None,
+    nested_valid: float | None = None,
+    contributivity: dict[int, float] | None = None,
+    historical_contributivity: dict[int, float] | None = None,
+    shapley: dict[int, float] | None = None,
+    details: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Blend:
+    """Store one re-blend of an event and the per-submission columns it computed; **commits**.
+
+    Submissions of the event missing from ``contributivity`` (resp. the other dicts, when
+    given) get 0: they were not selected by this blend.
+    """
+    blend = Blend(
+        event_id=event_id,
+        computed_at=now or utcnow(),
+        score_name=score_name,
+        n_submissions=n_submissions,
+        combined_valid=combined_valid,
+        combined_test=combined_test,
+        foldwise_best_valid=foldwise_best_valid,
+        foldwise_best_test=foldwise_best_test,
+        nested_valid=nested_valid,
+        details=details,
+    )
+    session.add(blend)
+    columns = {
+        "contributivity": contributivity,
+        "historical_contributivity": historical_contributivity,
+        "shapley": shapley,
+    }
+    for column, values in columns.items():
+        if values is None:
+            continue
+        session.execute(
+            update(Submission)
+            .where(Submission.event_id == event_id, Submission.state == SubmissionState.SCORED)
+            .values({column: 0.0})
+        )
+        for sid, value in values.items():
+            session.execute(
+                update(Submission)
+                .where(Submission.id == sid, Submission.event_id == event_id)
+                .values({column: float(value)})
+            )
+    session.commit()
+    return blend
+
+
+def latest_blend(session: Session, *, event_id: int) -> Blend | None:
+    """The newest blend of an event (None before the first)."""
+    return session.scalar(
+        select(Blend)
+        .where(Blend.event_id == event_id)
+        .order_by(Blend.computed_at.desc(), Blend.id.desc())
+        .limit(1)
     )

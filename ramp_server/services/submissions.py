@@ -421,6 +421,17 @@ def submission_sources(*, settings: Settings, submission: Submission) -> dict[st
     return {f.filename: storage.read_blob(f.sha256) for f in submission.files}
 
 
+def can_view_code(
+    *, event: Event, submission: Submission, user: User | None, now: datetime | None = None
+) -> bool:
+    """Owner and admins always; other signed-in users once the collaborative phase opened."""
+    if user is None:
+        return False
+    if user.is_admin or submission.user_id == user.id:
+        return True
+    return event_service.is_collaborative(event, now=now)
+
+
 def queue_position(session: Session, *, submission: Submission) -> int | None:
     """1 for the next submission to train, ``None`` when not queued (queue is platform-wide)."""
     if submission.state != SubmissionState.QUEUED or submission.queued_at is None:

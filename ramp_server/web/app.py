@@ -61,6 +61,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the web application for ``settings`` (pass ``engine`` to share one with the caller)."""
     from ramp_server.db.engine import make_engine, make_session_factory
     from ramp_server.web.routes import include_routes
+    from ramp_server.web.routes.leaderboards import BoardCache
 
     app = FastAPI(
         title="RAMP SPIPOLL platform API",
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(app.state.engine)
     unsafe = settings.sandbox == "unsafe-none"
     app.state.templates = make_templates(unsafe_sandbox=unsafe)
+    app.state.board_cache = BoardCache()
     app.add_middleware(
         SessionMiddleware, secret_key=settings.secret_key, secure=settings.secure_cookies
     )

@@ -116,7 +116,10 @@ class BatchClassifier:
         y_train = y_train.to(self.device)
 
         self.net = build_network(gen_builder.n_classes).to(self.device)
-        optimizer = torch.optim.Adagrad(self.net.parameters(), lr=LEARNING_RATE)
+        # the initial accumulator damps AdaGrad's first steps (otherwise ±lr on every weight)
+        optimizer = torch.optim.Adagrad(
+            self.net.parameters(), lr=LEARNING_RATE, initial_accumulator_value=0.1
+        )
         best_accuracy, best_state = -1.0, None
         for epoch in range(self.n_epochs):
             self.net.train()

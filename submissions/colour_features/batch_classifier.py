@@ -1,22 +1,22 @@
-"""Gradient-boosted trees on hand-crafted colour and gradient features (scikit-learn).
+"""Logistic regression on hand-crafted colour and gradient features (scikit-learn).
 
 Fast on a CPU, and it makes different errors from the CNNs (it sees colour statistics and
 coarse shapes, not learned filters), which is what the hybrid model needs from its members.
 The features are computed by image_preprocessor.py; here we gather them from the workflow's
-generators and fit a HistGradientBoostingClassifier.
+generator, standardise them and fit a multinomial logistic regression. (Gradient-boosted trees
+score a little higher on these features but train far slower on 18 classes and 460 features.)
 """
 
-import os
-
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 BATCH_SIZE = 256
 VALID_RATIO = 0.1
+C = 0.05  # strong regularisation: the features are many and correlated
 MAX_ITER = 300
-QUICK_MAX_ITER = 20  # `ramp-test --quick-test` sets RAMP_TEST_MODE: a smoke test, not a score
-MIN_ROWS_EARLY_STOPPING = 1000  # below, the internal split is too small to stratify 18 classes
 
 
 def gather(generator, n_rows, n_batches):
@@ -31,16 +31,7 @@ def gather(generator, n_rows, n_batches):
 
 class BatchClassifier:
     def __init__(self):
-        max_iter = QUICK_MAX_ITER if os.environ.get("RAMP_TEST_MODE") else MAX_ITER
-        self.model = HistGradientBoostingClassifier(
-            max_iter=max_iter,
-            learning_rate=0.1,
-            max_leaf_nodes=31,
-            l2_regularization=1.0,
-            # early stopping on an internal 10% split: stops when it no longer improves
-            validation_fraction=0.1,
-            n_iter_no_change=15,
-        )
+        self.model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=MAX_ITER))
 
     def fit(self, gen_builder):
         self.n_classes = gen_builder.n_classes
@@ -49,9 +40,6 @@ class BatchClassifier:
         )
         x_train, y_train = gather(
             gen_train, n_train, gen_builder.get_nb_minibatches(n_train, BATCH_SIZE)
-        )
-        self.model.set_params(
-            random_state=gen_builder.seed, early_stopping=n_train >= MIN_ROWS_EARLY_STOPPING
         )
         with threadpool_limits(limits=max(1, gen_builder.n_jobs)):
             self.model.fit(x_train, y_train)

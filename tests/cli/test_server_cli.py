@@ -194,3 +194,17 @@ def test_unknown_names_are_clear_errors(cli):
     assert rc == 2 and "no event named 'nope'" in err
     rc, _, err = cli("event", "update", "nope")
     assert rc == 2 and "nothing to change" in err
+
+
+def test_init_creates_the_default_sqlite_database_inside_the_storage_dir(
+    tmp_path, monkeypatch, capsys
+):
+    storage = tmp_path / "fresh"
+    monkeypatch.delenv("RAMP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("RAMP_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("RAMP_STORAGE_DIR", str(storage))
+    assert main(["init"]) == 0
+    assert "database created at revision" in capsys.readouterr().out
+    assert (storage / "ramp.sqlite3").is_file()
+    assert main(["init"]) == 0
+    assert "up to date" in capsys.readouterr().out

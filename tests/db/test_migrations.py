@@ -44,3 +44,17 @@ def test_upgrade_creates_an_empty_sqlite_database_from_scratch(tmp_path):
         assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
     finally:
         engine.dispose()
+
+
+def test_downgrade_to_base_then_upgrade_again(db_url):
+    from ramp_server.db.migrate import downgrade
+
+    engine = make_engine(url=db_url)
+    try:
+        downgrade(engine, "base")
+        assert current_revision(engine) is None
+        assert not set(inspect(engine).get_table_names()) & set(Base.metadata.tables)
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

@@ -66,3 +66,22 @@ def test_submission_state_is_stored_as_its_value(session):
     raw = session.connection().exec_driver_sql("SELECT state FROM submissions").scalar()
     assert raw == "queued"
     assert session.scalar(select(Submission.state)) is SubmissionState.QUEUED
+
+
+def test_a_bagged_score_cannot_be_stored_twice(session):
+    from ramp_server.db.models import Score, Split
+
+    user = User(name="ann", email="ann@x.org", password_hash="h")
+    ev = _event()
+    session.add_all([user, ev])
+    session.flush()
+    sub = Submission(event_id=ev.id, user_id=user.id, name="a")
+    session.add(sub)
+    session.flush()
+    row = dict(event_id=ev.id, submission_id=sub.id, split=Split.VALID, score_name="acc")
+    session.add(Score(fold=0, value=0.5, **row))
+    session.add(Score(fold=None, value=0.5, **row))
+    session.flush()
+    session.add(Score(fold=None, value=0.6, **row))
+    with pytest.raises(IntegrityError):
+        session.flush()

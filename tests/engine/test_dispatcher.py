@@ -203,3 +203,15 @@ def _describe(session_factory, submission_id):
     return [sub.state, sub.error_message] + [
         (f.fold, f.state, f.attempts, f.worker, f.error_message) for f in folds
     ]
+
+
+def test_gpu_event_trains_on_cpu_workers_when_the_cluster_has_no_gpu(
+    session, settings, session_factory, engine_event, admin, dask_client
+):
+    engine_event.uses_gpu = True
+    session.commit()
+    sub = _submit(session, settings, engine_event, admin, "gpu-event", "quick")
+    dispatcher = _dispatcher(settings, session_factory, dask_client)
+    dispatcher.run(until_idle=True)
+    dispatcher.close()
+    assert _state(session_factory, sub.id) == SubmissionState.SCORED

@@ -185,3 +185,9 @@ def test_cli_check_reports_ok_and_errors(tmp_path):
     bad = subprocess.run([*cmd, str(sub)], capture_output=True, text=True)
     assert bad.returncode == 2
     assert "batch_classifier.py:2: `fit` must accept" in bad.stderr
+
+
+def test_definitions_under_top_level_try_or_if_are_found(tmp_path):
+    pre = "try:\n    import numpy\nexcept ImportError:\n    pass\nelse:\n    def transform(x):\n        return x\n"
+    sub = _write(tmp_path, pre=pre)
+    check_submission(sub)

@@ -140,12 +140,13 @@ def test_report_prints_and_appends_json_lines(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("RAMP_PROGRESS_FILE", str(progress))
     builder = _builder(*_data())
     builder.report(epoch=1, n_epochs=3, loss=np.float32(1.5), valid_acc=0.25)
-    builder.report(epoch=2, n_epochs=3, loss=1.25)
+    torch = pytest.importorskip("torch")
+    builder.report(epoch=2, n_epochs=3, loss=torch.tensor(1.25), note="warm-up")
     assert "epoch 1/3" in capsys.readouterr().out
     lines = [json.loads(line) for line in progress.read_text().splitlines()]
     assert lines == [
         {"epoch": 1, "n_epochs": 3, "loss": 1.5, "valid_acc": 0.25},
-        {"epoch": 2, "n_epochs": 3, "loss": 1.25},
+        {"epoch": 2, "n_epochs": 3, "loss": 1.25, "note": "warm-up"},
     ]
 
 

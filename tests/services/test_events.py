@@ -120,3 +120,32 @@ def test_joining_needs_approval_when_the_event_requires_it(event, session):
     boss = create_test_user(session, "boss", admin=True)
     join_event(session, event=event, user=boss)
     assert is_participant(session, event=event, user=boss)
+
+
+def test_kit_without_data_says_how_to_get_it(session, settings, tmp_path):
+    from ramp_server.db.testing import REPO_ROOT
+
+    (tmp_path / "problem.py").write_bytes((REPO_ROOT / "problem.py").read_bytes())
+    with pytest.raises(EventError, match=r"data folder .* not found: create it with"):
+        create_test_event(session, settings=settings, kit=tmp_path)
+
+
+def test_pre_approved_emails_are_approved_now_or_when_they_join(event, session):
+    from ramp_server.services.events import pre_approve_emails
+
+    update_event(session, event=event, approval_required=True)
+    ann = create_test_user(session, "ann")
+    pending = pre_approve_emails(
+        session,
+        event=event,
+        emails=["ANN@example.org", "later@example.org", "", "later@example.org"],
+    )
+    session.commit()
+    assert pending == ["later@example.org"]
+    assert is_participant(session, event=event, user=ann)
+    later = create_test_user(session, "later")
+    stranger = create_test_user(session, "stranger")
+    assert join_event(session, event=event, user=later).approved
+    assert not join_event(session, event=event, user=stranger).approved
+    with pytest.raises(EventError, match="not an e-mail"):
+        pre_approve_emails(session, event=event, emails=["nobody"])

@@ -256,3 +256,34 @@ def test_leaderboards_rank_by_scores_and_show_rank_changes(
     history = leaderboards.score_history(session, event=event)
     assert [h["submission"] for h in history] == ["a_low", "a_high", "b_mid"]
     assert [h["improves"] for h in history] == [True, True, False]
+
+
+def test_a_blend_sets_contributivity_shown_on_the_leaderboard(
+    session, settings, event, players, starting_kit_files
+):
+    a = _submit(session, settings, event, players[0], "a", starting_kit_files)
+    b = _submit(session, settings, event, players[1], "b", starting_kit_files)
+    _train(session, settings, event, a.id, quality=0.3)
+    _train(session, settings, event, b.id, quality=0.2, seed=1)
+    results.record_blend(
+        session,
+        event_id=event.id,
+        score_name="acc",
+        n_submissions=2,
+        combined_valid=0.5,
+        combined_test=0.45,
+        contributivity={a.id: 0.7, b.id: 0.3},
+        details={"selected": [a.id, b.id]},
+    )
+    results.record_blend(
+        session,
+        event_id=event.id,
+        score_name="acc",
+        n_submissions=2,
+        combined_valid=0.55,
+        combined_test=0.5,
+        contributivity={b.id: 1.0},
+    )
+    assert results.latest_blend(session, event_id=event.id).combined_valid == 0.55
+    board = leaderboards.public_leaderboard(session, event=event, sort_by="contributivity")
+    assert [(r["submission"], r["contributivity"]) for r in board] == [("b", 1.0), ("a", 0.0)]

@@ -230,3 +230,68 @@ def test_zip_bomb_with_lying_headers_is_bounded():
         raw[i + off : i + off + 4] = (10).to_bytes(4, "little")
     with pytest.raises(SubmissionRejected):
         files_from_zip(bytes(raw), max_bytes=100_000)
+
+
+def test_credits_follow_the_collaborative_phase(session, settings, event, ann, starting_kit_files):
+    from ramp_server.db.models import SubmissionCredit
+    from ramp_server.services.submissions import can_view_code
+
+    bob = create_test_user(session, "bob")
+    join_event(session, event=event, user=bob)
+    update_event(session, event=event, public_opening_at=T0 + timedelta(days=1))
+    session.commit()
+    theirs = _submit(session, settings, event, bob, starting_kit_files, name="b", now=T0)
+    mine = _submit(session, settings, event, ann, starting_kit_files, name="a", now=T0)
+    assert not can_view_code(event=event, submission=theirs, user=ann, now=T0)
+    assert can_view_code(event=event, submission=mine, user=ann, now=T0)
+    with pytest.raises(SubmissionRejected, match="collaborative phase"):
+        _submit(
+            session,
+            settings,
+            event,
+            ann,
+            starting_kit_files,
+            name="c",
+            now=T0,
+            credits={theirs.id: 50},
+        )
+    later = T0 + timedelta(days=2)
+    assert can_view_code(event=event, submission=theirs, user=ann, now=later)
+    with pytest.raises(SubmissionRejected, match="at most 100%"):
+        _submit(
+            session,
+            settings,
+            event,
+            ann,
+            starting_kit_files,
+            name="c",
+            now=later,
+            credits={theirs.id: 60, mine.id: 50},
+        )
+    with pytest.raises(SubmissionRejected, match="no such submission"):
+        _submit(
+            session,
+            settings,
+            event,
+            ann,
+            starting_kit_files,
+            name="c",
+            now=later,
+            credits={999999: 10},
+        )
+    sub = _submit(
+        session,
+        settings,
+        event,
+        ann,
+        starting_kit_files,
+        name="c",
+        now=later,
+        credits={theirs.id: 60, mine.id: 40},
+    )
+    got = session.execute(
+        select(SubmissionCredit.credited_submission_id, SubmissionCredit.percent).where(
+            SubmissionCredit.submission_id == sub.id
+        )
+    ).all()
+    assert sorted(got) == sorted([(theirs.id, 60.0), (mine.id, 40.0)])

@@ -17,6 +17,9 @@ Colour = tuple[float, float, float]
 Pattern = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 BLACK: Colour = (0.06, 0.055, 0.05)
+YELLOW: Colour = (0.95, 0.78, 0.2)
+ORANGE: Colour = (0.95, 0.58, 0.15)
+WHITE: Colour = (0.92, 0.9, 0.84)
 
 
 def jitter(rng: np.random.Generator, colour: Colour, amount: float = 0.08) -> np.ndarray:
@@ -45,7 +48,9 @@ def bands(s: np.ndarray, edges: list[tuple[float, float]], soft: float = 0.04) -
     """1 inside any of the ``(start, end)`` intervals of ``s``, soft-edged."""
     out = np.zeros_like(s)
     for a, b in edges:
-        out = np.maximum(out, smoothstep(s, a - soft, a + soft) * (1.0 - smoothstep(s, b - soft, b + soft)))
+        out = np.maximum(
+            out, smoothstep(s, a - soft, a + soft) * (1.0 - smoothstep(s, b - soft, b + soft))
+        )
     return out
 
 
@@ -151,7 +156,16 @@ def wings(
             col = np.asarray(tint, dtype=np.float32) * sheen[..., None]
             paint(wf, mask, np.clip(col, 0.0, 1.0), alpha)
             paint(wf, mask * smoothstep(d, 0.8, 1.0), vein, alpha * 0.8)
-            stroke(fr, root_u, side * root_v, cu + du * ln * 0.3, cv + dv * ln * 0.3, 0.012, vein, alpha=0.5)
+            stroke(
+                fr,
+                root_u,
+                side * root_v,
+                cu + du * ln * 0.3,
+                cv + dv * ln * 0.3,
+                0.012,
+                vein,
+                alpha=0.5,
+            )
 
 
 def antennae(
@@ -198,3 +212,26 @@ def eyes(
         col = np.asarray(colour, dtype=np.float32) * dome(d, 0.5)[..., None]
         col = col + 0.35 * highlight(ef, u0, side * v_off, r, sharp=3.0)[..., None]
         paint(ef, m, np.clip(col, 0.0, 1.0))
+
+
+def seg(s: np.ndarray, n: float, lo: float, hi: float) -> np.ndarray:
+    """1 where the fractional position inside each of ``n`` segments is within [lo, hi]."""
+    f = ((1.0 - s) * 0.5 * n) % 1.0
+    return smoothstep(f, lo - 0.05, lo + 0.05) * (1.0 - smoothstep(f, hi - 0.05, hi + 0.05))
+
+
+def spots(s, t, centres, r) -> np.ndarray:
+    """1 inside round spots of radius ``r`` at ``(s, t)`` centres."""
+    out = np.zeros_like(s)
+    for cs, ct in centres:
+        out = np.maximum(out, 1.0 - smoothstep(np.hypot(s - cs, (t - ct) * 1.1), r * 0.8, r))
+    return out
+
+
+def mottle(s, t, rng, freq: float = 8.0) -> np.ndarray:
+    """A random interference pattern in [-1, 1] (mottled scales, speckles)."""
+    p = rng.uniform(0, 6.3, 4)
+    return (
+        np.sin(freq * s + p[0]) * np.sin(freq * 1.3 * t + p[1])
+        + np.sin(freq * 1.7 * (s + t) + p[2])
+    ) / 2

@@ -55,7 +55,9 @@ def _check_args(out_dir: Path, seed: int, n: int, n_jobs: int | None) -> None:
             raise SynthError(f"{name} must be an integer, got {value!r}")
     if seed < 0:
         raise SynthError(f"seed must be >= 0, got {seed}")
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1
+    ):
         raise SynthError(f"n_jobs must be a positive integer or None, got {n_jobs!r}")
     if out_dir.exists() and not out_dir.is_dir():
         raise SynthError(f"output path {out_dir} exists and is not a directory: choose a folder")
@@ -126,7 +128,12 @@ def generate(
     imgs.mkdir(parents=True)
     try:
         jobs = [
-            (str(imgs), int(seed), list(range(i, min(i + CHUNK, n))), plan.labels[i : i + CHUNK].tolist())
+            (
+                str(imgs),
+                int(seed),
+                list(range(i, min(i + CHUNK, n))),
+                plan.labels[i : i + CHUNK].tolist(),
+            )
             for i in range(0, n, CHUNK)
         ]
         workers = min(n_jobs or os.cpu_count() or 1, len(jobs))
@@ -145,7 +152,9 @@ def generate(
             rows[bool(plan.is_test[i])].append(f"{image_id(i)},{int(plan.labels[i])}")
         _write_csv(tmp / "train.csv", "id,class", rows[False])
         _write_csv(tmp / "test.csv", "id,class", rows[True])
-        codes = [f'{c},"{name}"' if "," in name else f"{c},{name}" for c, name in enumerate(CLASS_NAMES)]
+        codes = [
+            f'{c},"{name}"' if "," in name else f"{c},{name}" for c, name in enumerate(CLASS_NAMES)
+        ]
         _write_csv(tmp / "class_codes.csv", "class,taxon", codes)
         _install(tmp, out_dir)
     finally:

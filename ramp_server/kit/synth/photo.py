@@ -18,17 +18,19 @@ OUT = 64
 
 DIFFICULTY = {
     # pixels per body unit at 128 px (an insect is ~2.2 units long): median and log-spread
-    "scale": 32.0,
-    "scale_spread": 0.28,
+    "scale": 28.0,
+    "scale_spread": 0.32,
     # position jitter of the insect's centre (px at 128)
-    "shift": 9.0,
-    "p_occlusion": 0.3,
+    "shift": 11.0,
+    "p_occlusion": 0.4,
     # colour cast (per-channel white balance) and exposure spreads
-    "white_balance": 0.1,
-    "exposure": 0.25,
+    "white_balance": 0.14,
+    "exposure": 0.3,
     # sensor noise range (fraction of full scale) and extra blur at 64 px
     "noise": (0.005, 0.035),
-    "blur": (0.2, 0.9),
+    "blur": (0.25, 1.0),
+    # share of poor photos (far away, out of focus, badly exposed): the data set's ceiling
+    "p_hard": 0.12,
 }
 
 
@@ -46,19 +48,32 @@ def render(class_id: int, rng: np.random.Generator, *, knobs: dict | None = None
     img = background(rng)
     draw, size = DRAWERS[class_id]
     scale = k["scale"] * size * float(np.exp(rng.normal(0.0, k["scale_spread"])))
+    hard = int(rng.integers(1, 4)) if rng.random() < k["p_hard"] else 0
+    if hard == 1:  # far away
+        scale *= 0.5
     cx, cy = SIZE / 2 + rng.normal(0, k["shift"], 2)
     if rng.random() < 0.5:
         _shadow(img, rng, cx, cy, scale * 1.1)
     angle = rng.uniform(0, 2 * np.pi)
     # the frame's origin is the thorax: put the middle of the body (u ≈ -0.45) at (cx, cy)
     cx, cy = cx + 0.45 * scale * np.cos(angle), cy + 0.45 * scale * np.sin(angle)
-    fr = make_frame(img, cx=cx, cy=cy, angle=angle, scale=scale, squash=rng.uniform(0.7, 1.0),
-                    radius=2.6, light=rng.uniform(-3.0, -1.6))
+    fr = make_frame(
+        img,
+        cx=cx,
+        cy=cy,
+        angle=angle,
+        scale=scale,
+        squash=rng.uniform(0.7, 1.0),
+        radius=2.6,
+        light=rng.uniform(-3.0, -1.6),
+    )
     draw(fr, rng)
     if rng.random() < k["p_occlusion"]:
         occluder(img, rng)
     # camera: exposure, white balance, gamma, vignette
     gain = float(np.exp(rng.normal(0.0, k["exposure"])))
+    if hard == 2:  # under- or over-exposed
+        gain *= float(rng.choice([0.3, 2.6]))
     wb = 1.0 + rng.normal(0.0, k["white_balance"], 3).astype(np.float32)
     img = np.clip(img * gain * wb, 0.0, 1.0) ** rng.uniform(0.8, 1.25)
     ax = (np.arange(SIZE, dtype=np.float32) + 0.5) / SIZE - 0.5
@@ -66,7 +81,7 @@ def render(class_id: int, rng: np.random.Generator, *, knobs: dict | None = None
     img = img * vig[..., None]
     # downsize (2×2 box) then the photo's softness and sensor noise
     img = img.reshape(OUT, 2, OUT, 2, 3).mean(axis=(1, 3))
-    s = rng.uniform(*k["blur"])
+    s = rng.uniform(*k["blur"]) + (rng.uniform(1.0, 1.8) if hard == 3 else 0.0)  # out of focus
     img = gaussian_filter(img, (s, s, 0), mode="nearest")
     img = img + rng.normal(0.0, rng.uniform(*k["noise"]), img.shape)
     return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)

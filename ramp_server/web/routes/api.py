@@ -137,6 +137,7 @@ def join_event(db: Db, user: CurrentUser, name: str) -> MembershipOut:
 
 @router.get("/events/{name}/leaderboard")
 def leaderboard(
+    request: Request,
     db: Db,
     user: OptionalUser,
     name: str,
@@ -159,7 +160,9 @@ def leaderboard(
         return {"kind": kind, "rows": rows}
     if kind == "failed":
         return {"kind": kind, "rows": leaderboards.failed_submissions(db, event=event)}
-    data = public_page(db, event, sort=sort, order=order, page=page)
+    data = public_page(
+        db, event, sort=sort, order=order, page=page, cache=request.app.state.board_cache
+    )
     return {
         "kind": kind,
         "sort": data["sort"],

@@ -72,7 +72,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_login_attempts_username_at"), "login_attempts", ["username", "at"], unique=False
     )
-
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -103,7 +102,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
     op.create_index(op.f("ix_api_tokens_user_id"), "api_tokens", ["user_id"], unique=False)
-
     op.create_table(
         "blends",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -125,7 +123,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_blends_event_id_computed_at"), "blends", ["event_id", "computed_at"], unique=False
     )
-
     op.create_table(
         "cv_folds",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -142,6 +139,21 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cv_folds")),
         sa.UniqueConstraint("event_id", "fold", name=op.f("uq_cv_folds_event_id_fold")),
+    )
+    op.create_table(
+        "event_invitations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["events.id"],
+            name=op.f("fk_event_invitations_event_id_events"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_invitations")),
+        sa.UniqueConstraint("event_id", "email", name=op.f("uq_event_invitations_event_id_email")),
     )
     op.create_table(
         "event_participants",
@@ -171,7 +183,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_event_participants_user_id"), "event_participants", ["user_id"], unique=False
     )
-
     op.create_table(
         "password_reset_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -193,7 +204,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_password_reset_tokens_user_id"), "password_reset_tokens", ["user_id"], unique=False
     )
-
     op.create_table(
         "submissions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -275,7 +285,6 @@ def upgrade() -> None:
         ["user_id", "event_id", "submitted_at"],
         unique=False,
     )
-
     op.create_table(
         "interactions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -326,11 +335,11 @@ def upgrade() -> None:
         ["user_id", "event_id"],
         unique=False,
     )
-
     op.create_table(
         "scores",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("submission_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("fold", sa.Integer(), nullable=True),
         sa.Column(
             "split",
@@ -339,6 +348,9 @@ def upgrade() -> None:
         ),
         sa.Column("score_name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name=op.f("fk_scores_event_id_events"), ondelete="CASCADE"
+        ),
         sa.ForeignKeyConstraint(
             ["submission_id"],
             ["submissions.id"],
@@ -355,12 +367,27 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
+        "uq_scores_bagged",
+        "scores",
+        ["submission_id", "split", "score_name"],
+        unique=True,
+        sqlite_where=sa.text("fold IS NULL"),
+        postgresql_where=sa.text("fold IS NULL"),
+    )
+    op.create_index(
+        "ix_scores_bagged",
+        "scores",
+        ["event_id", "split", "score_name", "value"],
+        unique=False,
+        sqlite_where=sa.text("fold IS NULL"),
+        postgresql_where=sa.text("fold IS NULL"),
+    )
+    op.create_index(
         op.f("ix_scores_submission_id_split_fold_score_name_value"),
         "scores",
         ["submission_id", "split", "fold", "score_name", "value"],
         unique=False,
     )
-
     op.create_table(
         "submission_credits",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -392,7 +419,6 @@ def upgrade() -> None:
         ["credited_submission_id"],
         unique=False,
     )
-
     op.create_table(
         "submission_files",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -475,42 +501,45 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_submission_folds_state"), table_name="submission_folds")
-
     op.drop_table("submission_folds")
     op.drop_table("submission_files")
     op.drop_index(
         op.f("ix_submission_credits_credited_submission_id"), table_name="submission_credits"
     )
-
     op.drop_table("submission_credits")
     op.drop_index(op.f("ix_scores_submission_id_split_fold_score_name_value"), table_name="scores")
-
+    op.drop_index(
+        "uq_scores_bagged",
+        table_name="scores",
+        sqlite_where=sa.text("fold IS NULL"),
+        postgresql_where=sa.text("fold IS NULL"),
+    )
+    op.drop_index(
+        "ix_scores_bagged",
+        table_name="scores",
+        sqlite_where=sa.text("fold IS NULL"),
+        postgresql_where=sa.text("fold IS NULL"),
+    )
     op.drop_table("scores")
     op.drop_index(op.f("ix_interactions_user_id_event_id"), table_name="interactions")
     op.drop_index(op.f("ix_interactions_event_id_at"), table_name="interactions")
-
     op.drop_table("interactions")
     op.drop_index(op.f("ix_submissions_user_id_event_id_submitted_at"), table_name="submissions")
     op.drop_index(op.f("ix_submissions_state_queued_at"), table_name="submissions")
     op.drop_index(op.f("ix_submissions_event_id_state_submitted_at"), table_name="submissions")
-
     op.drop_table("submissions")
     op.drop_index(op.f("ix_password_reset_tokens_user_id"), table_name="password_reset_tokens")
-
     op.drop_table("password_reset_tokens")
     op.drop_index(op.f("ix_event_participants_user_id"), table_name="event_participants")
-
+    op.drop_table("event_invitations")
     op.drop_table("event_participants")
     op.drop_table("cv_folds")
     op.drop_index(op.f("ix_blends_event_id_computed_at"), table_name="blends")
-
     op.drop_table("blends")
     op.drop_index(op.f("ix_api_tokens_user_id"), table_name="api_tokens")
-
     op.drop_table("api_tokens")
     op.drop_table("users")
     op.drop_index(op.f("ix_login_attempts_username_at"), table_name="login_attempts")
     op.drop_index(op.f("ix_login_attempts_ip_at"), table_name="login_attempts")
-
     op.drop_table("login_attempts")
     op.drop_table("events")

@@ -1,0 +1,28 @@
+"""Blending: greedy ensemble selection, contributivity, hybrid scores, Shapley, bootstrap.
+
+Modules (pure functions over arrays unless noted):
+
+- :mod:`.store` — the prediction file format the engine writes and the blender reads, and a cache;
+- :mod:`.scores` — score types over arrays (official values bit-identical to rampwf's);
+- :mod:`.combine` — rampwf's clip/renormalise/mean combination and CV bagging, exactly;
+- :mod:`.greedy` — Caruana's greedy forward selection on one fold (ramp-blend's picks, fast);
+- :mod:`.hybrid` — the whole blend: picks per fold, contributivity, combined and nested scores;
+- :mod:`.contributivity` — shares of picks and RAMP's historical credit propagation;
+- :mod:`.shapley` — Shapley contributions to the hybrid score (exact or sampled with a bound);
+- :mod:`.bootstrap` — bootstrap confidence intervals;
+- :mod:`.offline` — ``ramp-server blend`` on a kit's saved outputs (ramp-blend's files);
+- :mod:`.live` — re-blending an event from the database, debounced in a background thread;
+- :mod:`.synthetic` — synthetic saved outputs for tests and benchmarks.
+"""
+
+from .hybrid import BlendResult, FoldInput, blend
+from .store import FoldPredictions, read_fold_predictions, write_fold_predictions
+
+__all__ = [
+    "BlendResult",
+    "FoldInput",
+    "FoldPredictions",
+    "blend",
+    "read_fold_predictions",
+    "write_fold_predictions",
+]

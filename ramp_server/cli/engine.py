@@ -1,0 +1,80 @@
+"""``ramp-server dispatch``: run the training dispatcher alone (for scripts, tests, a GPU cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "dispatch",
+        help="train queued submissions (embedded Dask cluster or --scheduler)",
+        description="Claim queued submissions from the database and train each fold in the "
+        "sandbox on Dask workers; scores are written to the database. Without --scheduler "
+        "(or RAMP_SCHEDULER_ADDRESS) a local cluster of --workers processes is started.",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="Dask scheduler address, e.g. tcp://gpu-head:8786 (default: settings)",
+    )
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="exit once nothing is queued or training (exit code 0)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes of the local cluster (default: settings.local_workers)",
+    )
+    p.set_defaults(func=dispatch)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from ramp_server.cli import CliError
+    from ramp_server.config import load_settings
+    from ramp_server.engine.sandbox import SandboxUnavailable, resolve_mode
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except (ValueError, FileNotFoundError) as exc:
+        raise CliError(str(exc)) from None
+    if args.workers is not None and args.workers < 1:
+        raise CliError("--workers must be at least 1")
+    try:
+        resolve_mode(sandbox=settings.sandbox, allow_unsafe=settings.allow_unsafe_sandbox)
+    except SandboxUnavailable as exc:
+        raise CliError(str(exc)) from None
+
+    from ramp_server.engine.cluster import connect
+    from ramp_server.engine.dispatcher import Dispatcher, install_reblend_hook, local_limits
+
+    client, cluster = connect(settings, scheduler_address=args.scheduler, n_workers=args.workers)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    dispatcher = hook = None
+    try:
+        hook = install_reblend_hook(settings)
+        dispatcher = Dispatcher(settings, client=client, limits=local_limits(settings, cluster))
+        dispatcher.run(until_idle=args.until_idle, stop=stop)
+        print(f"dispatcher: {dispatcher.n_scored} submission(s) scored")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if hook is not None:  # --until-idle: the leaderboard's blend is up to date on exit
+            hook.close(wait_s=600.0 if args.until_idle and not stop.is_set() else 0.0)
+        if dispatcher is not None:
+            dispatcher.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return 0

@@ -1,0 +1,185 @@
+"""Live re-blending on a real event (SQLite and PostgreSQL): DB rows, files, background thread."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from ramp_server.blending.hybrid import FoldInput, blend
+from ramp_server.blending.live import Reblender, reblend_event
+from ramp_server.blending.store import PredictionCache, read_fold_predictions
+from ramp_server.blending.synthetic import synthetic_proba
+from ramp_server.db.models import (
+    Blend,
+    Submission,
+    SubmissionCredit,
+    SubmissionFold,
+    SubmissionState,
+    utcnow,
+)
+from ramp_server.db.testing import create_test_user
+from ramp_server.services import results
+from ramp_server.services.events import event_folds
+from ramp_server.storage import Storage
+
+
+def _add_submissions(session, event, n, *, start=0):
+    user = session.scalar(select(Submission.user_id).limit(1))
+    if user is None:
+        user = create_test_user(session, "alice").id
+    base = utcnow()
+    subs = []
+    for i in range(start, start + n):
+        sub = Submission(
+            event_id=event.id,
+            user_id=user,
+            name=f"model_{i}",
+            state=SubmissionState.TRAINING,
+            submitted_at=base + timedelta(seconds=i),
+        )
+        session.add(sub)
+        session.flush()
+        for k in range(event.n_folds):
+            session.add(SubmissionFold(submission_id=sub.id, fold=k))
+        subs.append(sub)
+    session.commit()
+    return subs
+
+
+def _score(session, settings, event, subs, seed=0):
+    """Report every fold through the real results service (writes the store, scores, bags)."""
+    storage = Storage.from_settings(settings)
+    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
+    y_test = np.load(storage.test_labels_path(event.name))
+    folds = event_folds(settings=settings, event=event)
+    for sub in subs:
+        rng = np.random.default_rng((seed, sub.id))
+        strength = rng.uniform(0.5, 3.0)
+        for k, valid in enumerate(folds.valid):
+            results.record_fold_result(
+                session,
+                settings=settings,
+                submission_id=sub.id,
+                fold=k,
+                valid_proba=synthetic_proba(rng, y_train[valid], 18, strength=strength),
+                test_proba=synthetic_proba(rng, y_test, 18, strength=strength),
+                train_time=1.0,
+                valid_time=0.1,
+                test_time=0.1,
+            )
+
+
+def _from_scratch(settings, event, ids):
+    """The same blend straight from the prediction files (no cache, no DB)."""
+    from ramp_server.blending.live import _event_score
+    from ramp_server.services.events import event_problem
+
+    storage = Storage.from_settings(settings)
+    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
+    y_test = np.load(storage.test_labels_path(event.name))
+    folds = []
+    for k, valid in enumerate(event_folds(settings=settings, event=event).valid):
+        preds = [read_fold_predictions(storage.predictions_path(event.name, i, k)) for i in ids]
+        folds.append(
+            FoldInput(valid, [p.valid_proba for p in preds], [p.test_proba for p in preds])
+        )
+    score = _event_score(event_problem(settings=settings, event=event), event)
+    return blend(
+        folds=folds,
+        y_train=y_train,
+        y_test=y_test,
+        score=score,
+        names=ids,
+        max_n_ensemble=event.max_n_ensemble,
+    )
+
+
+def test_reblend_writes_contributivities_credits_and_a_blend_row(session, settings, event):
+    subs = _add_submissions(session, event, 5)
+    _score(session, settings, event, subs)
+    withdrawn = subs[4]
+    withdrawn.withdrawn_from_blend = True
+    session.add(
+        SubmissionCredit(submission_id=subs[3].id, credited_submission_id=subs[0].id, percent=40.0)
+    )
+    session.commit()
+
+    summary = reblend_event(session, settings=settings, event_id=event.id, cache=PredictionCache())
+    ids = [s.id for s in subs[:4]]
+    ref = _from_scratch(settings, event, ids)
+    assert summary.picks == [[ids[i] for i in p] for p in ref.picks]
+    assert summary.combined_valid == ref.combined_valid
+    assert summary.combined_test == ref.combined_test
+    assert summary.foldwise_best_valid == ref.foldwise_best_valid
+
+    session.expire_all()
+    rows = {s.id: s for s in session.scalars(select(Submission))}
+    contrib = {i: rows[i].contributivity for i in ids}
+    assert sum(contrib.values()) == pytest.approx(1.0)
+    assert contrib == pytest.approx(dict(zip(ids, ref.contributivity.tolist(), strict=True)))
+    assert rows[withdrawn.id].contributivity == 0.0 and rows[withdrawn.id].shapley is None
+    hist = {i: rows[i].historical_contributivity for i in rows}
+    assert sum(hist.values()) == pytest.approx(1.0)
+    assert hist[ids[3]] == pytest.approx(0.6 * contrib[ids[3]])
+    assert hist[ids[0]] == pytest.approx(contrib[ids[0]] + 0.4 * contrib[ids[3]])
+
+    blend_row = session.scalars(select(Blend).where(Blend.event_id == event.id)).one()
+    assert blend_row.id == summary.blend_id and blend_row.n_submissions == 4
+    assert blend_row.combined_valid == ref.combined_valid
+    assert blend_row.nested_valid is not None
+    shap = blend_row.details["shapley"]
+    total = sum(rows[i].shapley for i in ids)
+    assert total == pytest.approx(shap["full_value"] - shap["empty_value"], abs=1e-9)
+    low, high = blend_row.details["ci95"]["combined_valid"]
+    assert low <= blend_row.combined_valid <= high
+    assert blend_row.details["picks"] == summary.picks
+
+
+def test_background_reblender_coalesces_requests_and_follows_new_submissions(
+    session, session_factory, settings, event
+):
+    reblender = Reblender(
+        settings, session_factory=session_factory, debounce_s=0.3, cache=PredictionCache()
+    )
+
+    def on_scored(*, settings, event_id, submission_id):
+        reblender.request(event_id)
+
+    results.on_scored.append(on_scored)
+    try:
+        t0 = time.monotonic()
+        for _ in range(5):
+            reblender.request(event.id)
+        assert time.monotonic() - t0 < 0.25  # requests return at once (nothing ran yet)
+        assert reblender.runs == 0
+        assert reblender.wait_idle(60)
+        assert reblender.runs == 1  # five requests within the debounce window: one re-blend
+        assert reblender.summaries[event.id].n_submissions == 0
+
+        subs = _add_submissions(session, event, 3)
+        _score(session, settings, event, subs)  # the scoring hook requests re-blends
+        assert reblender.wait_idle(120)
+        assert reblender.summaries[event.id].n_submissions == 3
+
+        more = _add_submissions(session, event, 2, start=3)
+        _score(session, settings, event, more, seed=1)
+        assert reblender.wait_idle(120)
+        latest = reblender.summaries[event.id]
+        assert latest.n_submissions == 5
+        ids = [s.id for s in subs + more]
+        ref = _from_scratch(settings, event, ids)  # incremental (cached) == from scratch
+        assert latest.picks == [[ids[i] for i in p] for p in ref.picks]
+        assert latest.combined_valid == ref.combined_valid
+        session.expire_all()
+        last = session.scalars(
+            select(Blend).where(Blend.event_id == event.id).order_by(Blend.id.desc())
+        ).first()
+        assert last.id == latest.blend_id and last.n_submissions == 5
+        assert not reblender.errors
+    finally:
+        results.on_scored.remove(on_scored)
+        reblender.stop()

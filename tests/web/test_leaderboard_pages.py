@@ -1,0 +1,169 @@
+"""Leaderboard pages: sorting by every column, visibility rules, competition, private, mine."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from web_helpers import join, post_form, score_submission, signup, starting_kit_files
+
+from ramp_server.db.models import Submission
+
+SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+ROW_RE = re.compile(r'<a href="/submissions/(\d+)">')
+
+
+def submit(session, settings, event, user_name: str, name: str) -> int:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from ramp_server.db.models import User
+    from ramp_server.services import events, submissions
+
+    user = session.scalar(select(User).where(User.name == user_name))
+    events.join_event(session, event=event, user=user)
+    session.commit()
+    sub = submissions.submit(
+        session,
+        settings=settings,
+        event=event,
+        user=user,
+        name=name,
+        files=starting_kit_files(),
+    )
+    return sub.id
+
+
+@pytest.fixture
+def scored(client, other_client, event, session, settings) -> list[int]:  # noqa: ANN001
+    """Three scored submissions of two participants (random predictions)."""
+    signup(client, "alice")
+    signup(other_client, "bob")
+    ids = []
+    for i, (who, name) in enumerate([("alice", "a1"), ("bob", "b1"), ("alice", "a2")]):
+        sid = submit(session, settings, event, who, name)
+        score_submission(session, settings, sid, seed=i)
+        ids.append(sid)
+    return ids
+
+
+def order_shown(page_text: str) -> list[int]:
+    return [int(x) for x in ROW_RE.findall(page_text)]
+
+
+def expected_order(session, ids, event, score: str, best_first: bool) -> list[int]:  # noqa: ANN001
+    from ramp_server.db.models import Score, Split
+
+    session.expire_all()
+    values = {
+        s.submission_id: s.value
+        for s in session.query(Score).filter(
+            Score.submission_id.in_(ids),
+            Score.fold.is_(None),
+            Score.split == Split.VALID,
+            Score.score_name == score,
+        )
+    }
+    spec = next(st for st in event.score_types if st["name"] == score)
+    reverse = (not spec["is_lower_better"]) == best_first
+    return sorted(ids, key=lambda i: values[i], reverse=reverse)
+
+
+def test_public_leaderboard_sorts_by_every_score_type(client, event, scored, session):
+    for st in event.score_types:
+        for order in ("best", "worst"):
+            page = client.get(f"/events/spipoll/leaderboard?sort={st['name']}&order={order}")
+            assert page.status_code == 200
+            expected = expected_order(session, scored, event, st["name"], order == "best")
+            shown = order_shown(page.text)
+            values_tie = len(set(expected)) != len(expected)
+            assert values_tie or shown == expected, (st["name"], order)
+
+
+@SQLITE_ONLY
+def test_public_leaderboard_sorts_by_contributivity_and_times(client, event, scored, session):
+    for i, sid in enumerate(scored):
+        session.get(Submission, sid).contributivity = [0.1, 0.6, 0.3][i]
+    session.commit()
+    page = client.get("/events/spipoll/leaderboard?sort=contributivity")
+    assert order_shown(page.text) == [scored[1], scored[2], scored[0]]
+    assert "60.0 %" in page.text
+    for col in ("historical_contributivity", "train_time", "submitted_at"):
+        assert client.get(f"/events/spipoll/leaderboard?sort={col}").status_code == 200
+    r = client.get("/events/spipoll/leaderboard?sort=bogus")
+    assert r.status_code == 400 and "cannot sort by" in r.text
+
+
+@SQLITE_ONLY
+def test_competition_shows_one_submission_per_participant(client, event, scored):
+    page = client.get("/events/spipoll/competition")
+    assert page.status_code == 200
+    assert len(order_shown(page.text)) == 2
+
+
+def test_private_leaderboard_is_hidden_until_the_event_closes(
+    client, event, scored, session, settings
+):
+    assert client.get("/events/spipoll/private").status_code == 403
+    assert client.get("/api/events/spipoll/leaderboard?kind=private").status_code == 403
+    from ramp_server.services import events
+
+    events.close_event(session, event=event)
+    session.commit()
+    page = client.get("/events/spipoll/private")
+    assert page.status_code == 200 and len(order_shown(page.text)) == len(scored)
+
+
+@SQLITE_ONLY
+def test_admins_always_see_the_private_leaderboard(app, event, scored, session):
+    from ramp_server.services import accounts
+
+    accounts.sign_up(
+        session, name="root", email="root@example.org", password="root-pass-1", is_admin=True
+    )
+    session.commit()
+    with TestClient(app) as admin:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', admin.get("/login").text).group(1)
+        admin.post("/login", data={"csrf_token": token, "login": "root", "password": "root-pass-1"})
+        assert admin.get("/events/spipoll/private").status_code == 200
+
+
+@SQLITE_ONLY
+def test_leaderboard_visible_to_participants_only_when_configured(client, other_client, make_event):
+    make_event(leaderboard_visibility="participants")
+    with TestClient(client.app) as anonymous:
+        assert anonymous.get("/events/spipoll/leaderboard").status_code == 401
+    signup(client, "carol")
+    assert client.get("/events/spipoll/leaderboard").status_code == 403
+    join(client)
+    assert client.get("/events/spipoll/leaderboard").status_code == 200
+
+
+def test_my_submissions_lists_queued_ones_with_their_position(client, event):
+    signup(client, "dan")
+    join(client)
+    files = starting_kit_files()
+    r = post_form(
+        client,
+        "/events/spipoll/submit",
+        {
+            "name": "waiting",
+            "code_image_preprocessor": files["image_preprocessor.py"].decode(),
+            "code_batch_classifier": files["batch_classifier.py"].decode(),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get("/events/spipoll/my-submissions")
+    assert "waiting" in page.text and "#1 in queue" in page.text
+
+
+@SQLITE_ONLY
+def test_public_leaderboard_is_paginated(client, event, scored, monkeypatch):
+    from ramp_server.web.routes import leaderboards
+
+    monkeypatch.setattr(leaderboards, "PAGE_SIZE", 2)
+    first = client.get("/events/spipoll/leaderboard")
+    assert len(order_shown(first.text)) == 2 and "page=2" in first.text
+    second = client.get("/events/spipoll/leaderboard?page=2")
+    assert len(order_shown(second.text)) == 1

@@ -1,0 +1,169 @@
+"""Against a real running server (uvicorn on an ephemeral loopback port): HTTP and a browser.
+
+The browser tests drive Debian's /usr/bin/chromium through Playwright's sync API.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from web_helpers import score_submission
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:  # noqa: ANN001
+    """The app served by uvicorn in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_running_server_serves_pages_api_and_static_files(live_server, event):
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        page = http.get("/events/spipoll")
+        assert page.status_code == 200 and "The 18 taxa" in page.text
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert http.get("/static/style.css").status_code == 200
+        assert http.get("/api/events").json()[0]["name"] == "spipoll"
+        assert http.get("/api/openapi.json").json()["info"]["title"]
+        # no external resources: every src/href is local
+        assert not re.search(r'(src|href)="https?://', page.text)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: $RAMP_SCREENSHOT_DIR if set (to look at them), else tmp."""
+    target = Path(os.environ.get("RAMP_SCREENSHOT_DIR") or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@pytest.mark.browser
+@SQLITE_ONLY
+def test_browser_signup_join_submit_and_watch_the_submission(
+    live_server, event, browser, session, settings, tmp_path
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server}/signup")
+    page.fill("#name", "ada")
+    page.fill("#email", "ada@example.org")
+    page.fill("#password", "analytical-1")
+    page.fill("#password2", "analytical-1")
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.click("text=" + event.title)
+    page.click("#join-btn")
+    page.wait_for_selector("text=You joined")
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "event.png"), full_page=True)
+    page.click("a.btn:has-text('Submit')")
+    assert "class BatchClassifier" in page.input_value("#code-batch_classifier")
+    page.fill("#sub-name", "first_try")
+    page.click("#submit-btn")
+    page.wait_for_url(re.compile(r".*/submissions/\d+$"))
+    assert page.inner_text("#state-badge") == "queued"
+    assert "queued: position 1" in page.inner_text("#state-detail")
+    sid = int(page.url.rsplit("/", 1)[1])
+    # the engine reports the folds: the open page follows without a manual reload
+    score_submission(session, settings, sid)
+    from playwright.sync_api import expect
+
+    # (a locator assertion: the page's CSP forbids the eval that wait_for_function needs)
+    expect(page.locator("#state-badge")).to_have_text("scored", timeout=15_000)
+    page.wait_for_selector("#scores")
+    assert "bagged" in page.inner_text("#scores")
+
+
+@pytest.mark.browser
+@SQLITE_ONLY
+def test_browser_leaderboard_sorting(live_server, event, browser, session, settings, tmp_path):
+    from web_helpers import starting_kit_files
+
+    from ramp_server.services import accounts, events, submissions
+
+    ids = []
+    for i, name in enumerate(["ana", "ben", "cid"]):
+        user = accounts.sign_up(
+            session, name=name, email=f"{name}@example.org", password="pass-word-1"
+        )
+        events.join_event(session, event=event, user=user)
+        session.commit()
+        sub = submissions.submit(
+            session,
+            settings=settings,
+            event=event,
+            user=user,
+            name=f"m{i}",
+            files=starting_kit_files(),
+        )
+        score_submission(session, settings, sub.id, seed=10 + i)
+        ids.append(sub.id)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server}/events/spipoll/leaderboard")
+    spec = event.score_types[1]  # a second score type, sorted by clicking its header
+
+    def shown() -> list[str]:
+        return [
+            c.strip()
+            for c in page.locator(f"#leaderboard tbody td:nth-child({4 + 1})").all_inner_texts()
+        ]
+
+    page.click(f"#leaderboard th[data-sort='{spec['name']}'] a")
+    page.wait_for_url(re.compile(rf".*sort={spec['name']}&order=best"))
+    best = [float(v) for v in shown()]
+    assert best == sorted(best, reverse=not spec["is_lower_better"])
+    page.click(f"#leaderboard th[data-sort='{spec['name']}'] a")
+    page.wait_for_url(re.compile(rf".*sort={spec['name']}&order=worst"))
+    worst = [float(v) for v in shown()]
+    assert worst == sorted(worst, reverse=spec["is_lower_better"])
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "leaderboard.png"), full_page=True)
