@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,10 +159,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", "import sys; from ramp_server.cli import main; sys.exit(main())"]
-    cmd += ["serve", "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--no-dispatcher"]
+def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+    if workers == 1:  # exactly what operators run
+        cmd = [
+            sys.executable,
+            "-c",
+            "import sys; from ramp_server.cli import main; sys.exit(main())",
+        ]
+        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-dispatcher"]
+    else:  # several uvicorn worker processes (one per core) on the same socket
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "--log-level", "warning"]
+        cmd += ["ramp_server.web.app:create_app_from_env", "--host", "127.0.0.1"]
+        cmd += ["--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     import httpx
 
@@ -180,35 +187,39 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     raise RuntimeError("server did not start within 60 s")
 
 
-def load(base: str, paths: list[str], *, clients: int, requests_per_client: int) -> dict:
-    """``clients`` threads, each a keep-alive client cycling through ``paths``."""
+def _client(base: str, paths: list[str], k: int, n: int, start_at: float) -> tuple:
+    """One client process: ``n`` sequential keep-alive requests; (latencies, errors, t0, t1)."""
     import httpx
 
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
+    out, errors = [], []
+    with httpx.Client(base_url=base, timeout=30) as http:
+        while time.time() < start_at:  # all clients start together
+            time.sleep(0.001)
+        t0 = time.time()
+        for i in range(n):
+            path = paths[(i + k) % len(paths)]
+            t = time.perf_counter()
+            r = http.get(path)
+            out.append(time.perf_counter() - t)
+            if r.status_code != 200:
+                errors.append(f"{path}: {r.status_code}")
+        t1 = time.time()
+    return out, errors, t0, t1
 
-    def worker(k: int) -> None:
-        mine = []
-        with httpx.Client(base_url=base, timeout=30) as http:
-            for i in range(requests_per_client):
-                path = paths[(i + k) % len(paths)]
-                t = time.perf_counter()
-                r = http.get(path)
-                mine.append(time.perf_counter() - t)
-                if r.status_code != 200:
-                    errors.append(f"{path}: {r.status_code}")
-        with lock:
-            latencies.extend(mine)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    lat = sorted(latencies)
+def load(base: str, paths: list[str], *, clients: int, requests_per_client: int) -> dict:
+    """``clients`` processes (no shared GIL with each other or the server), each cycling ``paths``."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    start_at = time.time() + 0.5
+    with ctx.Pool(clients) as pool:
+        parts = pool.starmap(
+            _client, [(base, paths, k, requests_per_client, start_at) for k in range(clients)]
+        )
+    lat = sorted(x for p in parts for x in p[0])
+    errors = [e for p in parts for e in p[1]]
+    wall = max(p[3] for p in parts) - min(p[2] for p in parts)
     return {
         "n": len(lat),
         "p50_ms": 1000 * statistics.median(lat),
@@ -226,6 +237,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--requests", type=int, default=60, help="requests per client per run")
     parser.add_argument("--database-url", default=None, help="default: SQLite in the temp dir")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="uvicorn worker processes to measure, one run each (default: 1)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary storage dir")
     args = parser.parse_args()
@@ -246,43 +264,48 @@ def main() -> int:
         )
         env = dict(os.environ, RAMP_STORAGE_DIR=str(tmp), RAMP_EMBEDDED_DISPATCHER="false")
         env["RAMP_DATABASE_URL"] = settings.db_url
-        port = free_port()
-        proc = start_server(env, port)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            board = f"/events/{slug}/leaderboard"
-            load(base, [board, "/static/style.css"], clients=2, requests_per_client=10)  # warm
-            runs = {
-                "anchor /static/style.css": ["/static/style.css"],
-                "public leaderboard (default sort)": [board],
-                "public leaderboard (every sort)": [
-                    f"{board}?sort={s}"
-                    for s in ("acc", "nll", "contributivity", "train_time", "submitted_at")
-                ],
-                "public leaderboard page 50": [f"{board}?page=50"],
-                "JSON API leaderboard": [f"/api/events/{slug}/leaderboard"],
-            }
-            results = {}
-            for label, paths in runs.items():
-                results[label] = res = load(
-                    base, paths, clients=args.clients, requests_per_client=args.requests
-                )
-                print(
-                    f"{label:36s} n={res['n']:4d}  p50 {res['p50_ms']:7.1f} ms  "
-                    f"p95 {res['p95_ms']:7.1f} ms  max {res['max_ms']:7.1f} ms  "
-                    f"{res['rps']:6.1f} req/s"
-                    + (f"  ERRORS {res['errors'][:3]}" if res["errors"] else "")
-                )
-            anchor = results["anchor /static/style.css"]
-            main_run = results["public leaderboard (default sort)"]
+        board = f"/events/{slug}/leaderboard"
+        runs = {
+            "anchor /static/style.css": ["/static/style.css"],
+            "public leaderboard (default sort)": [board],
+            "public leaderboard (every sort)": [
+                f"{board}?sort={s}"
+                for s in ("acc", "nll", "contributivity", "train_time", "submitted_at")
+            ],
+            "public leaderboard page 50": [f"{board}?page=50"],
+            "JSON API leaderboard": [f"/api/events/{slug}/leaderboard"],
+        }
+        backend = settings.db_url.split(":")[0]
+        for workers in args.workers:
+            port = free_port()
+            proc = start_server(env, port, workers)
+            base = f"http://127.0.0.1:{port}"
             print(
-                f"\nleaderboard p95 / anchor p95 = {main_run['p95_ms'] / anchor['p95_ms']:.1f}x; "
-                f"target p95 < 100 ms: {'MET' if main_run['p95_ms'] < 100 else 'NOT MET'} "
-                f"({args.clients} concurrent clients, {settings.db_url.split(':')[0]})"
+                f"\n== {workers} worker process(es), {args.clients} concurrent clients, {backend}"
             )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            try:
+                load(base, [board, "/static/style.css"], clients=2, requests_per_client=10)
+                results = {}
+                for label, paths in runs.items():
+                    results[label] = res = load(
+                        base, paths, clients=args.clients, requests_per_client=args.requests
+                    )
+                    print(
+                        f"{label:36s} n={res['n']:4d}  p50 {res['p50_ms']:7.1f} ms  "
+                        f"p95 {res['p95_ms']:7.1f} ms  max {res['max_ms']:7.1f} ms  "
+                        f"{res['rps']:6.1f} req/s"
+                        + (f"  ERRORS {res['errors'][:3]}" if res["errors"] else "")
+                    )
+                anchor = results["anchor /static/style.css"]
+                main_run = results["public leaderboard (default sort)"]
+                print(
+                    f"leaderboard p95 / anchor p95 = {main_run['p95_ms'] / anchor['p95_ms']:.1f}x; "
+                    f"target p95 < 100 ms: {'MET' if main_run['p95_ms'] < 100 else 'NOT MET'}"
+                )
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
+        print(f"\nmachine load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         if args.keep:
             print(f"kept {tmp}")

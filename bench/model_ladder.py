@@ -13,8 +13,10 @@ the folds as rampwf does; test: the fold models' mean), contributivity, and trai
     .venv/bin/python bench/model_ladder.py --subset 4000 --epochs-scale 0.25 --folds 2
     .venv/bin/python bench/model_ladder.py --blend-only        # re-blend the saved predictions
 
-``--epochs-scale`` trains a copy of each submission whose ``N_EPOCHS`` (or ``MAX_ITER``)
-constant is multiplied by the factor; the copies are written next to the predictions.
+``--epochs-scale`` trains a copy of each submission whose ``N_EPOCHS`` constant is multiplied by
+the factor (at least 1); the copies are written next to the predictions. Submissions without
+epochs (``colour_features``) run unchanged. Submissions can be trained in separate runs into the
+same ``--out`` and blended together with ``--blend-only``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SCALED_CONSTANTS = ("N_EPOCHS", "MAX_ITER")
+SCALED_CONSTANTS = ("N_EPOCHS",)
 QUICK = {"subset": 1500, "test_subset": 500, "epochs_scale": 0.2}
 
 
@@ -61,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def scaled_copy(src: Path, dst: Path, scale: float) -> dict[str, tuple[int, int]]:
-    """Copy a submission folder, multiplying its N_EPOCHS / MAX_ITER constants by ``scale``."""
+    """Copy a submission folder, multiplying its N_EPOCHS constant by ``scale``."""
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("training_output", "__pycache__"))

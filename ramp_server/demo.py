@@ -36,7 +36,9 @@ def _run(*argv: str, allow_fail: bool = False) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.splitlines()[0])
     p.add_argument("--storage", default="var/demo", help="storage directory (default: var/demo)")
-    p.add_argument("--n", type=int, default=20348, help="synthetic images to generate if data/ is empty")
+    p.add_argument(
+        "--n", type=int, default=20348, help="synthetic images to generate if data/ is empty"
+    )
     p.add_argument(
         "--submissions",
         nargs="*",
@@ -65,20 +67,46 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"==> platform storage: {os.environ['RAMP_STORAGE_DIR']}", flush=True)
     _run("init")
-    _run("user", "add", "admin", "--email", "admin@example.org", "--password", PASSWORD,
-         "--admin", allow_fail=True)
+    _run(
+        "user",
+        "add",
+        "admin",
+        "--email",
+        "admin@example.org",
+        "--password",
+        PASSWORD,
+        "--admin",
+        allow_fail=True,
+    )
     pairs = DEMO_SUBMISSIONS
     if args.submissions is not None:
         users = ("alice", "bob", "carol", "dave", "erin", "frank")
         pairs = tuple((users[i % len(users)], s) for i, s in enumerate(args.submissions))
     for user in sorted({u for u, _ in pairs}):
-        _run("user", "add", user, "--email", f"{user}@example.org", "--password", PASSWORD,
-             allow_fail=True)
+        _run(
+            "user",
+            "add",
+            user,
+            "--email",
+            f"{user}@example.org",
+            "--password",
+            PASSWORD,
+            allow_fail=True,
+        )
     if _run("event", "list", allow_fail=True) == 0:
         _run("event", "add", "--name", EVENT, "--kit", str(REPO), allow_fail=True)
     for user, folder in pairs:
-        _run("submit", "--event", EVENT, "--user", user, "--name", folder,
-             str(REPO / "submissions" / folder), allow_fail=True)
+        _run(
+            "submit",
+            "--event",
+            EVENT,
+            "--user",
+            user,
+            "--name",
+            folder,
+            str(REPO / "submissions" / folder),
+            allow_fail=True,
+        )
 
     if args.until_idle:
         _run("dispatch", "--until-idle")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -25,6 +25,19 @@ from .scores import ScoreType, from_rampwf
 
 class OfflineBlendError(ValueError):
     """Bad kit, submission list or saved outputs (the message says which and what to do)."""
+
+
+class _Futures(Sequence):
+    """A sequence whose items are the results of futures (waited for on access)."""
+
+    def __init__(self, futures: list[Future]) -> None:
+        self._futures = futures
+
+    def __len__(self) -> int:
+        return len(self._futures)
+
+    def __getitem__(self, i):  # noqa: ANN001 - int index, as a list
+        return self._futures[i].result()
 
 
 def load_kit_problem(kit_dir: str | os.PathLike) -> ModuleType:
@@ -133,35 +146,31 @@ def blend_kit(
         p = load(name, k, "train")
         return None if p is None else np.ascontiguousarray(p[valid_is])
 
-    folds = []
-    iterator = enumerate(cv)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, total=len(cv), desc="reading saved outputs", unit="fold")
-    # inflating .npz files releases the GIL: a few threads read several files at once
+    # Inflating .npz files releases the GIL: a few threads read all folds' files in the
+    # background, so later folds are read while the first ones are being blended.
     with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-        for k, (_, valid_is) in iterator:
+        folds = []
+        for k, (_, valid_is) in enumerate(cv):
             valid_is = np.asarray(valid_is)
-            valid = list(
-                pool.map(lambda name, _k=k, _v=valid_is: load_valid(name, _k, _v), submissions)
-            )
+            futures = [pool.submit(load_valid, name, k, valid_is) for name in submissions]
 
             def test_loader(i: int, _k: int = k) -> np.ndarray | None:
                 return load(submissions[i], _k, "test")
 
-            folds.append(FoldInput(valid_is, valid, test_loader if y_test is not None else None))
-    result = blend(
-        folds=folds,
-        y_train=y_idx,
-        y_test=y_test_idx,
-        score=score,
-        names=submissions,
-        max_n_ensemble=max_n_ensemble,
-        min_improvement=min_improvement,
-        nested=nested,
-        progress=progress,
-    )
+            folds.append(
+                FoldInput(valid_is, _Futures(futures), test_loader if y_test is not None else None)
+            )
+        result = blend(
+            folds=folds,
+            y_train=y_idx,
+            y_test=y_test_idx,
+            score=score,
+            names=submissions,
+            max_n_ensemble=max_n_ensemble,
+            min_improvement=min_improvement,
+            nested=nested,
+            progress=progress,
+        )
     if save_output:
         out = sub_dir / "training_output"
         if data_label is not None:

@@ -55,6 +55,11 @@ def serve(args: argparse.Namespace) -> int:
     handle = None
     if settings.embedded_dispatcher and not args.no_dispatcher:
         handle = start_dispatcher(settings)
+        error = getattr(handle, "error", None) if handle is not None else None
+        if error:
+            log.error("the embedded dispatcher is not training submissions: %s", error)
+            # administrators see it on every page
+            app.state.templates.env.globals["dispatcher_error"] = str(error)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
     finally:

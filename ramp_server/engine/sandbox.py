@@ -521,6 +521,9 @@ def run_sandboxed(
         result.signal = os.WTERMSIG(status)
     else:
         result.returncode = os.WEXITSTATUS(status)
+        if mode == "bwrap" and 128 < result.returncode <= 128 + 64:
+            # bwrap reports a child killed by signal N as exit code 128 + N
+            result.signal, result.returncode = result.returncode - 128, None
     result.peak_rss_mb = max(peak_kb, rusage.ru_maxrss if rusage else 0) / 1024
     result.log, result.log_truncated = collector.text()
     result.log_total_bytes = collector.total

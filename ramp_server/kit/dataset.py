@@ -131,10 +131,11 @@ def read_class_names(data_dir: str | os.PathLike) -> list[str]:
     path = Path(data_dir) / "class_codes.csv"
     if not path.is_file():
         return list(CLASS_NAMES)
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if list(df.columns[:2]) != ["class", "taxon"]:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if [c.strip() for c in df.columns[:2]] != ["class", "taxon"]:
         raise DataError(f"{path}:1: the header must start with `class,taxon`")
     names = list(CLASS_NAMES)
+    df.columns = [c.strip() for c in df.columns]
     for i, (code, taxon) in enumerate(zip(df["class"], df["taxon"], strict=True)):
         if not code.strip().isdigit() or int(code) >= N_CLASSES:
             raise DataError(

@@ -224,7 +224,9 @@ def _index(event: Event) -> int:
     return [s["name"] for s in event.score_types].index(event.official_score_name)
 
 
-def private_leaderboard(session: Session, *, event: Event) -> list[dict[str, Any]]:
+def private_leaderboard(
+    session: Session, *, event: Event, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
     """Scored submissions ranked by the bagged TEST official score, with the rank change.
 
     ``public_rank`` is the rank by validation score; ``rank_change`` = public - private (positive:
@@ -243,7 +245,9 @@ def private_leaderboard(session: Session, *, event: Event) -> list[dict[str, Any
         .label("private_rank"),
     )
     inner = query.subquery()
-    outer = select(inner).order_by(inner.c.private_rank)
+    outer = select(inner).order_by(inner.c.private_rank, inner.c.id).offset(offset)
+    if limit is not None:
+        outer = outer.limit(limit)
     rows = []
     for row in session.execute(outer):
         d = _common(row)

@@ -1,21 +1,17 @@
-"""Submissions: server-side validation, immutable storage, queueing, requeue/cancel/withdraw.
+"""Submissions: validated upload, immutable storage, queueing, requeue/cancel/withdraw.
 
-Every rule is checked here (never only in a template): file names, sizes, UTF-8 Python that
-compiles, the kit's static contract, name rules and uniqueness, opening and deadline, minimum
-delay and daily quota. :func:`submit` is safe under concurrent calls on SQLite and PostgreSQL: the
+Every rule is checked on the server (never only in a template): the upload itself by
+:mod:`.uploads` (file names, sizes, UTF-8 Python that compiles, the kit's static contract, name
+rules), then here name uniqueness, opening and deadline, minimum delay and daily quota. :func:`submit` is safe under concurrent calls on SQLite and PostgreSQL: the
 participant's row is locked for the transaction and the name is also a unique constraint.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import tempfile
-import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,206 +35,26 @@ from ramp_server.db.models import (
 )
 from ramp_server.services import NotFound, ServiceError
 from ramp_server.services import events as event_service
+from ramp_server.services.exports import export_archive
+from ramp_server.services.uploads import (
+    FILE_NAME_RE,
+    MAX_ARCHIVE_ENTRIES,
+    REQUIRED_FILES,
+    SUBMISSION_NAME_MAX,
+    SUBMISSION_NAME_RE,
+    SubmissionRejected,
+    check_files,
+    check_submission_name,
+    files_from_dir,
+    files_from_zip,
+)
 from ramp_server.storage import Storage
 
 if TYPE_CHECKING:
     from ramp_server.config import Settings
 
-REQUIRED_FILES = ("image_preprocessor.py", "batch_classifier.py")
-SUBMISSION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-SUBMISSION_NAME_MAX = 40
-FILE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
 #: states in which a submission is still waiting for or doing work
 ACTIVE_STATES = (SubmissionState.NEW, SubmissionState.QUEUED, SubmissionState.TRAINING)
-#: CPython 3.11 < 3.11.8 corrupts the AST builder's recursion counter when threads parse at
-#: once (gh-106905: "AST constructor recursion depth mismatch"); parsing is serialized.
-_PARSE_LOCK = threading.Lock()
-
-
-class SubmissionRejected(ServiceError):
-    """The upload breaks a rule; the message says which and how to fix it."""
-
-
-# -- validation without the database -----------------------------------------------------------
-
-
-def check_submission_name(name: str) -> str:
-    """The stripped name, or :class:`SubmissionRejected` explaining the rule."""
-    name = name.strip()
-    if not name:
-        raise SubmissionRejected("the submission name is empty: give it a short name")
-    if len(name) > SUBMISSION_NAME_MAX:
-        raise SubmissionRejected(
-            f"the submission name has {len(name)} characters; at most {SUBMISSION_NAME_MAX}"
-        )
-    if not SUBMISSION_NAME_RE.match(name):
-        raise SubmissionRejected(
-            f"submission name {name!r}: use letters, digits, '_', '-' and '.', starting with a "
-            "letter or digit"
-        )
-    return name
-
-
-def check_files(files: Mapping[str, bytes], *, max_bytes: int) -> dict[str, str]:
-    """Validate uploaded files; returns ``{filename: source text}``.
-
-    Refuses unsafe or unexpected names, missing files, sizes above ``max_bytes`` (all files
-    together), binary or non-UTF-8 content, Python that does not compile, and code that breaks
-    the kit's static contract (checked without importing it).
-    """
-    for filename in files:
-        if not FILE_NAME_RE.match(filename):
-            raise SubmissionRejected(
-                f"file name {filename!r} is not allowed: plain names like batch_classifier.py "
-                "(no folders, no '..', no hidden files)"
-            )
-        if filename not in REQUIRED_FILES:
-            raise SubmissionRejected(
-                f"unexpected file {filename!r}: a submission has exactly "
-                f"{' and '.join(REQUIRED_FILES)}"
-            )
-    missing = [f for f in REQUIRED_FILES if f not in files]
-    if missing:
-        raise SubmissionRejected(
-            f"missing file(s) {', '.join(missing)}: a submission needs {' and '.join(REQUIRED_FILES)}"
-        )
-    total = sum(len(b) for b in files.values())
-    if total > max_bytes:
-        big = ", ".join(f"{f} {len(b):,} bytes" for f, b in files.items())
-        raise SubmissionRejected(
-            f"the files are too large ({big}; {total:,} bytes in all): this event accepts at "
-            f"most {max_bytes:,} bytes per submission"
-        )
-    sources: dict[str, str] = {}
-    for filename in REQUIRED_FILES:
-        data = files[filename]
-        nul = data.find(b"\0")
-        if nul >= 0:
-            raise SubmissionRejected(
-                f"{filename}: binary content (NUL byte at offset {nul}): upload the Python "
-                "source file"
-            )
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise SubmissionRejected(
-                f"{filename}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the "
-                "file as UTF-8"
-            ) from None
-        if not text.strip():
-            raise SubmissionRejected(f"{filename}: the file is empty")
-        try:
-            with _PARSE_LOCK:
-                compile(text, filename, "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            raise SubmissionRejected(
-                f"{filename}:{exc.lineno}: syntax error: {exc.msg}; fix it and check locally "
-                "with ramp-test"
-            ) from None
-        except (ValueError, RecursionError, MemoryError) as exc:
-            raise SubmissionRejected(f"{filename}: cannot be compiled ({exc})") from None
-        sources[filename] = text
-    _check_contract(files)
-    return sources
-
-
-def _check_contract(files: Mapping[str, bytes]) -> None:
-    from ramp_server.kit.contract import ContractError, check_submission
-
-    with tempfile.TemporaryDirectory(prefix="ramp_check_") as tmp:
-        for filename, data in files.items():
-            (Path(tmp) / filename).write_bytes(data)
-        try:
-            with _PARSE_LOCK:
-                check_submission(tmp, run=False)  # static: never imports participant code
-        except ContractError as exc:
-            where = Path(exc.file).name if exc.file else ""
-            if where and exc.line:
-                where += f":{exc.line}"
-            raise SubmissionRejected(f"{where + ': ' if where else ''}{exc.message}") from None
-
-
-MAX_ARCHIVE_ENTRIES = 16
-
-
-def files_from_zip(data: bytes, *, max_bytes: int) -> dict[str, bytes]:
-    """The ``.py`` files of an uploaded zip archive, read with bounds (zip bombs are refused).
-
-    Entries may sit in one top folder; other names, nested folders, links and more than
-    :data:`MAX_ARCHIVE_ENTRIES` entries are refused; no more than ``max_bytes`` are ever
-    decompressed, whatever the archive's headers claim.
-    """
-    import io
-    import zipfile
-
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise SubmissionRejected("the archive is not a valid zip file") from None
-    infos = [i for i in archive.infolist() if not i.is_dir()]
-    if len(infos) > MAX_ARCHIVE_ENTRIES:
-        raise SubmissionRejected(
-            f"the archive has {len(infos)} files; a submission has {len(REQUIRED_FILES)}"
-        )
-    out: dict[str, bytes] = {}
-    budget = max_bytes
-    for info in infos:
-        parts = info.filename.replace("\\", "/").split("/")
-        if (
-            len(parts) > 2
-            or any(p in ("", ".", "..") for p in parts)
-            or info.filename.startswith("/")
-        ):
-            raise SubmissionRejected(
-                f"archive entry {info.filename!r}: put the files at the top of the archive or "
-                "in one folder (no absolute paths, no '..')"
-            )
-        name = parts[-1]
-        if name in out:
-            raise SubmissionRejected(f"archive entry {name!r} appears twice")
-        if info.file_size > budget:
-            raise SubmissionRejected(
-                f"archive entry {info.filename!r} unpacks to {info.file_size:,} bytes: this "
-                f"event accepts at most {max_bytes:,} bytes per submission"
-            )
-        with archive.open(info) as fh:
-            try:
-                content = fh.read(budget + 1)  # never trust the declared size
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise SubmissionRejected(
-                    f"archive entry {info.filename!r} is corrupt ({exc})"
-                ) from None
-        if len(content) > budget:
-            raise SubmissionRejected(
-                f"the archive unpacks to more than {max_bytes:,} bytes: this event accepts at "
-                f"most {max_bytes:,} bytes per submission"
-            )
-        budget -= len(content)
-        out[name] = content
-    return out
-
-
-def files_from_dir(path: str | Path, *, max_bytes: int) -> dict[str, bytes]:
-    """The files of a submission folder (regular files at its top; caches ignored)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise SubmissionRejected(f"{folder}: submission folder not found")
-    out: dict[str, bytes] = {}
-    total = 0
-    for f in sorted(folder.iterdir()):
-        if f.name == "__pycache__" or f.name.startswith(".") or f.is_dir():
-            continue
-        if f.is_symlink() or not f.is_file():
-            raise SubmissionRejected(f"{f}: not a regular file")
-        total += f.stat().st_size
-        if total > max_bytes:
-            raise SubmissionRejected(
-                f"{folder}: the files are larger than the {max_bytes:,} bytes this event accepts"
-            )
-        out[f.name] = f.read_bytes()
-    return out
-
 
 # -- rules that need the database --------------------------------------------------------------
 
@@ -323,6 +139,8 @@ def submit(
     stored as immutable blobs before the database write, so nothing accepted is ever lost.
     """
     now = now or utcnow()
+    if not user.is_active:
+        raise SubmissionRejected(f"the account {user.name} is deactivated: contact the organizers")
     name = check_submission_name(name)
     check_files(files, max_bytes=event.upload_max_bytes)
     storage = Storage.from_settings(settings)
@@ -557,67 +375,27 @@ def log_interaction(
     session.flush()
 
 
-def export_archive(
-    session: Session,
-    *,
-    settings: Settings,
-    event: Event,
-    out: str | Path | BinaryIO,
-    user: User | None = None,
-    include_predictions: bool = False,
-) -> int:
-    """Write a zip of the event's submissions (of ``user`` only, if given); returns their number.
-
-    Layout: ``submissions.json`` (every submission with state, scores, error), ``scores.csv``
-    (one row per score: fold empty = bagged), ``code/<user>/<submission>/<file>`` and, with
-    ``include_predictions``, ``predictions/<submission_id>/fold_<k>.npz``.
-    """
-    import csv
-    import io
-    import json
-    import zipfile
-
-    from ramp_server.services.leaderboards import submissions_table
-
-    storage = Storage.from_settings(settings)
-    table = submissions_table(session, event=event, user=user)
-    if user is not None:
-        for row in table:
-            row.pop("test_scores", None)
-    ids = [r["submission_id"] for r in table]
-    query = select(Submission).where(Submission.id.in_(ids)).order_by(Submission.id)
-    subs = list(session.scalars(query)) if ids else []
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("submissions.json", json.dumps(table, indent=1, ensure_ascii=False))
-        if user is None:
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow(
-                ["submission_id", "user", "submission", "fold", "split", "score", "value"]
-            )
-            names = {s.id: (s.user.name, s.name) for s in subs}
-            for sc in (
-                session.scalars(
-                    select(Score)
-                    .where(Score.submission_id.in_(ids))
-                    .order_by(Score.submission_id, Score.fold, Score.split, Score.score_name)
-                )
-                if ids
-                else []
-            ):
-                u, n = names[sc.submission_id]
-                fold = "" if sc.fold is None else sc.fold
-                writer.writerow(
-                    [sc.submission_id, u, n, fold, sc.split.value, sc.score_name, sc.value]
-                )
-            zf.writestr("scores.csv", buf.getvalue())
-        for sub in subs:
-            for f in sub.files:
-                zf.writestr(
-                    f"code/{sub.user.name}/{sub.name}/{f.filename}", storage.read_blob(f.sha256)
-                )
-            if include_predictions:
-                folder = storage.predictions_dir(event.name, sub.id)
-                for p in sorted(folder.glob("fold_*.npz")) if folder.is_dir() else []:
-                    zf.write(p, f"predictions/{sub.id}/{p.name}")
-    return len(subs)
+__all__ = [
+    "ACTIVE_STATES",
+    "FILE_NAME_RE",
+    "MAX_ARCHIVE_ENTRIES",
+    "REQUIRED_FILES",
+    "SUBMISSION_NAME_MAX",
+    "SUBMISSION_NAME_RE",
+    "SubmissionRejected",
+    "can_view_code",
+    "cancel",
+    "check_files",
+    "check_submission_name",
+    "export_archive",
+    "files_from_dir",
+    "files_from_zip",
+    "get_submission",
+    "log_interaction",
+    "queue_position",
+    "requeue",
+    "select_for_competition",
+    "set_withdrawn_from_blend",
+    "submission_sources",
+    "submit",
+]

@@ -117,3 +117,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     if unsafe:
         log.warning("sandbox=unsafe-none: participant code runs WITHOUT isolation")
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for process managers (``uvicorn --factory ...:create_app_from_env``).
+
+    Settings come from the environment / ``RAMP_CONFIG_FILE`` as for every ``ramp-server`` verb;
+    each worker process builds its own app, engine and connection pool.
+    """
+    from ramp_server.config import load_settings
+
+    return create_app(load_settings())

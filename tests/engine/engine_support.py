@@ -10,7 +10,7 @@ SUBMISSIONS = Path(__file__).with_name("submissions")
 #: a value planted in the workers' environment and the storage directory; must never leak
 SECRET_MARKER = "RAMP-TEST-SECRET-4242"
 #: event rules of the test events: short wall-clock and memory limits
-EVENT_RULES = {"fold_time_limit_s": 8, "memory_limit_mb": 1000}
+EVENT_RULES = {"fold_time_limit_s": 15, "memory_limit_mb": 1000}
 #: non-event limits of the test dispatcher
 TEST_LIMITS = SandboxLimits(
     max_processes=64, tmp_mb=64, file_size_mb=32, log_max_bytes=200_000, cpu_threads=1

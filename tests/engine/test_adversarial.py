@@ -36,6 +36,7 @@ HOSTILE = (
     "nan_predictions",
     "wrong_shape",
     "raises_in_fit",
+    "self_kill",
 )
 
 
@@ -198,3 +199,9 @@ def test_participant_exception_shows_only_the_participants_frames(trained):
     assert "KeyError" in sub.error_message
     assert 'batch_classifier.py", line 5, in helper' in sub.traceback
     assert "ramp_server" not in sub.traceback
+
+
+def test_a_process_killed_by_a_signal_is_reported_as_killed(trained):
+    sub, _, _ = _error(trained, "self_kill")
+    assert sub.error_kind == ErrorKind.KILLED
+    assert "SIGKILL" in sub.error_message

@@ -64,3 +64,35 @@ def test_dispatch_refuses_unsafe_mode_without_opt_in(settings):
     )
     assert proc.returncode == 2
     assert "RAMP_ALLOW_UNSAFE_SANDBOX=true" in proc.stderr
+
+
+def test_background_dispatcher_of_serve_trains_and_stops(
+    session, settings, session_factory, engine_event, admin
+):
+    import time
+
+    from ramp_server.engine.dispatcher import start_background_dispatcher
+
+    sid = submission_service.submit(
+        session,
+        settings=settings,
+        event=engine_event,
+        user=admin,
+        name="bg",
+        files=submission_files("quick"),
+    ).id
+    handle = start_background_dispatcher(settings)
+    try:
+        deadline = time.monotonic() + 180
+        state = None
+        while time.monotonic() < deadline and handle.alive:
+            with session_factory() as s:
+                state = s.get(Submission, sid).state
+            if state == SubmissionState.SCORED:
+                break
+            time.sleep(0.3)
+    finally:
+        handle.stop()
+    assert handle.error is None
+    assert state == SubmissionState.SCORED
+    assert not handle.alive

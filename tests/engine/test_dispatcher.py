@@ -32,6 +32,13 @@ def _submit(session, settings, event, user, name, folder):
     )
 
 
+def _submit_slow(session, settings, event, user):
+    """The slow submission (about 6 s of fit per fold), with room for a loaded machine."""
+    event.fold_time_limit_s = 120
+    session.commit()
+    return _submit(session, settings, event, user, "slow", "slow")
+
+
 def _dispatcher(settings, session_factory, client) -> Dispatcher:
     return Dispatcher(
         settings, client=client, session_factory=session_factory, limits=TEST_LIMITS, poll_s=0.2
@@ -87,7 +94,7 @@ def test_quick_submission_is_scored_per_fold_with_logs_and_times(
 def test_cancel_kills_the_running_sandbox_and_the_next_submission_trains(
     session, settings, session_factory, engine_event, admin, dask_client
 ):
-    slow = _submit(session, settings, engine_event, admin, "slow", "slow")
+    slow = _submit_slow(session, settings, engine_event, admin)
     dispatcher = _dispatcher(settings, session_factory, dask_client)
     stop = threading.Event()
     thread = threading.Thread(target=dispatcher.run, kwargs={"stop": stop})
@@ -97,16 +104,15 @@ def test_cancel_kills_the_running_sandbox_and_the_next_submission_trains(
         with session_factory() as s:
             submission_service.cancel(s, submission=s.get(Submission, slow.id))
             s.commit()
-        t0 = time.monotonic()
         _wait_for(lambda: not dispatcher.inflight and not sandbox_processes(), timeout=30)
-        killed_after = time.monotonic() - t0
     finally:
         stop.set()
         thread.join()
     sub, folds = _reload(session_factory, slow.id)
     assert sub.state == SubmissionState.CANCELLED
     assert all(f.state == FoldState.CANCELLED for f in folds)
-    assert killed_after < 5  # the slow submission would have needed 6 s more per fold
+    # killed mid-fit: no fold got to its last epoch
+    assert all(f.progress is None or f.progress["epoch"] < f.progress["n_epochs"] for f in folds)
     quick = _submit(session, settings, engine_event, admin, "after-cancel", "quick")
     dispatcher.run(until_idle=True)
     dispatcher.close()
@@ -119,7 +125,7 @@ def test_killed_worker_mid_training_still_scores_each_fold_once(
     import os
     import signal
 
-    slow = _submit(session, settings, engine_event, admin, "slow", "slow")
+    slow = _submit_slow(session, settings, engine_event, admin)
     dispatcher = _dispatcher(settings, session_factory, dask_client)
     stop = threading.Event()
     thread = threading.Thread(target=dispatcher.run, kwargs={"stop": stop})
@@ -154,7 +160,7 @@ def test_killed_worker_mid_training_still_scores_each_fold_once(
 def test_dispatcher_restart_mid_training_loses_nothing(
     session, settings, session_factory, engine_event, admin, dask_client
 ):
-    slow = _submit(session, settings, engine_event, admin, "slow", "slow")
+    slow = _submit_slow(session, settings, engine_event, admin)
     quick = _submit(session, settings, engine_event, admin, "quick", "quick")
     first = _dispatcher(settings, session_factory, dask_client)
     stop = threading.Event()

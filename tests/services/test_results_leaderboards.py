@@ -237,6 +237,12 @@ def test_leaderboards_rank_by_scores_and_show_rank_changes(
     assert set(comp[0]["test_scores"]) == {s["name"] for s in event.score_types}
 
     private = leaderboards.private_leaderboard(session, event=event)
+    page2 = leaderboards.private_leaderboard(session, event=event, limit=2, offset=1)
+    assert [r["submission_id"] for r in page2] == [r["submission_id"] for r in private[1:3]]
+    first_page = leaderboards.public_leaderboard(session, event=event, limit=2)
+    assert first_page == public[:2]
+    assert leaderboards.public_leaderboard(session, event=event, limit=2, offset=2) == public[2:]
+    assert leaderboards.count_scored(session, event=event) == 3
     tests = [r["scores"]["acc"] for r in private]
     assert tests == sorted(tests, reverse=True)
     for r in private:

@@ -295,3 +295,35 @@ def test_credits_follow_the_collaborative_phase(session, settings, event, ann, s
         )
     ).all()
     assert sorted(got) == sorted([(theirs.id, 60.0), (mine.id, 40.0)])
+
+
+def test_a_deactivated_account_cannot_submit(session, settings, event, ann, starting_kit_files):
+    ann.is_active = False
+    session.commit()
+    with pytest.raises(SubmissionRejected, match="deactivated"):
+        _submit(session, settings, event, ann, starting_kit_files)
+
+
+def test_a_participant_archive_holds_only_their_code_and_no_test_scores(
+    session, settings, event, ann, starting_kit_files
+):
+    import json
+
+    from ramp_server.services.exports import export_archive
+
+    bob = create_test_user(session, "bob")
+    join_event(session, event=event, user=bob)
+    _submit(session, settings, event, ann, starting_kit_files, name="mine")
+    _submit(session, settings, event, bob, starting_kit_files, name="theirs")
+    buf = io.BytesIO()
+    assert export_archive(session, settings=settings, event=event, out=buf, user=ann) == 1
+    with zipfile.ZipFile(buf) as zf:
+        names = set(zf.namelist())
+        table = json.loads(zf.read("submissions.json"))
+    assert names == {
+        "submissions.json",
+        "code/ann/mine/batch_classifier.py",
+        "code/ann/mine/image_preprocessor.py",
+    }
+    assert [r["submission"] for r in table] == ["mine"]
+    assert "test_scores" not in table[0]

@@ -122,8 +122,8 @@ def test_close_event_and_export_everything(client, event, session, settings):
     assert r.status_code == 200
     zf = zipfile.ZipFile(io.BytesIO(r.content))
     names = zf.namelist()
-    assert "submissions.csv" in names and "submissions.json" in names
-    assert f"submissions/u_exported/{sub.name}/batch_classifier.py" in names
+    assert "scores.csv" in names and "submissions.json" in names
+    assert f"code/u_exported/{sub.name}/batch_classifier.py" in names
 
 
 @SQLITE_ONLY

@@ -113,11 +113,19 @@ def test_browser_signup_join_submit_and_watch_the_submission(
     assert page.inner_text("#state-badge") == "queued"
     assert "queued: position 1" in page.inner_text("#state-detail")
     sid = int(page.url.rsplit("/", 1)[1])
-    # the engine reports the folds: the open page follows without a manual reload
-    score_submission(session, settings, sid)
+    # the engine reports progress, then the folds' results: the open page follows by itself
+    # (locator assertions: the page's CSP forbids the eval that wait_for_function needs)
     from playwright.sync_api import expect
 
-    # (a locator assertion: the page's CSP forbids the eval that wait_for_function needs)
+    from ramp_server.db.models import Submission
+    from ramp_server.services import jobs
+
+    fold = session.get(Submission, sid).folds[0]
+    jobs.claim_fold(session, fold_id=fold.id, dask_key="k")
+    jobs.note_fold_run(session, submission_id=sid, fold=0, progress={"epoch": 1, "n_epochs": 4})
+    expect(page.locator("#state-badge")).to_have_text("training", timeout=15_000)
+    expect(page.locator("#state-detail")).to_contain_text("epoch 1/4")
+    score_submission(session, settings, sid)
     expect(page.locator("#state-badge")).to_have_text("scored", timeout=15_000)
     page.wait_for_selector("#scores")
     assert "bagged" in page.inner_text("#scores")
@@ -167,3 +175,91 @@ def test_browser_leaderboard_sorting(live_server, event, browser, session, setti
     worst = [float(v) for v in shown()]
     assert worst == sorted(worst, reverse=spec["is_lower_better"])
     page.screenshot(path=str(screenshot_dir(tmp_path) / "leaderboard.png"), full_page=True)
+
+
+@SQLITE_ONLY
+def test_ramp_server_serve_command_serves_the_app(settings, event, tmp_path):
+    """`ramp-server serve --no-dispatcher` in a subprocess, configured by RAMP_* variables."""
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(
+        os.environ,
+        RAMP_DATABASE_URL=settings.db_url,
+        RAMP_STORAGE_DIR=str(settings.storage_dir),
+        RAMP_EMBEDDED_DISPATCHER="false",
+    )
+    code = "import sys; from ramp_server.cli import main; sys.exit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/events", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "serve did not answer within 60 s"
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()[0]["name"] == "spipoll"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@SQLITE_ONLY
+def test_concurrent_api_submissions_are_all_recorded_exactly_once(
+    live_server, event, session, settings
+):
+    """12 uploads at once over real HTTP (3 users, one name sent twice): none lost, none doubled."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from web_helpers import starting_kit_files
+
+    from ramp_server.db.models import Submission
+    from ramp_server.services import accounts, events
+
+    headers = {}
+    for name in ("u1", "u2", "u3"):
+        user = accounts.sign_up(
+            session, name=name, email=f"{name}@example.org", password="pass-word-1"
+        )
+        events.join_event(session, event=event, user=user)
+        _, raw = accounts.create_api_token(session, user=user, name="bench")
+        headers[name] = {"Authorization": f"Bearer {raw}"}
+    session.commit()
+    files = starting_kit_files()
+    jobs = (
+        [(u, f"s{i}") for u in headers for i in range(3)]
+        + [("u1", "dup")] * 2
+        + [
+            ("u2", "x1"),
+            ("u3", "x2"),
+        ]
+    )
+
+    def post(job: tuple[str, str]) -> int:
+        user, sub_name = job
+        r = httpx.post(
+            f"{live_server}/api/events/spipoll/submissions",
+            data={"name": sub_name},
+            files=[("files", (k, v)) for k, v in files.items()],
+            headers=headers[user],
+            timeout=60,
+        )
+        return r.status_code
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        codes = list(pool.map(post, jobs))
+    assert codes.count(201) == len(jobs) - 1 and codes.count(400) == 1, codes
+    session.expire_all()
+    rows = session.query(Submission.user_id, Submission.name).filter_by(event_id=event.id).all()
+    assert len(rows) == len(set(rows)) == len(jobs) - 1

@@ -244,8 +244,8 @@ def test_download_all_my_submissions_as_one_archive(client, event):
     submit_via_form(client, "two")
     r = client.get("/events/spipoll/my-submissions.zip")
     names = set(zipfile.ZipFile(io.BytesIO(r.content)).namelist())
-    assert "submissions/one/batch_classifier.py" in names
-    assert "submissions/two/image_preprocessor.py" in names
+    assert "code/alice/one/batch_classifier.py" in names
+    assert "code/alice/two/image_preprocessor.py" in names
 
 
 @SQLITE_ONLY
@@ -263,3 +263,26 @@ def test_select_for_competition_and_withdraw_from_blend(client, event, session, 
     session.expire_all()
     sub = session.get(Submission, sid)
     assert sub.selected_for_competition and sub.withdrawn_from_blend
+
+
+def test_training_progress_shows_fold_and_epoch(client, event, session):
+    from ramp_server.services import jobs
+
+    signup(client, "alice")
+    join(client)
+    sid = submit_via_form(client, "training")
+    fold = session.get(Submission, sid).folds[0]
+    assert jobs.claim_fold(session, fold_id=fold.id, dask_key="k-0")
+    jobs.note_fold_run(
+        session,
+        submission_id=sid,
+        fold=0,
+        worker="tcp://127.0.0.1:4242",
+        progress={"epoch": 2, "n_epochs": 5, "metrics": {"loss": 1.2}},
+    )
+    status = client.get(f"/api/submissions/{sid}").json()
+    assert status["state"] == "training"
+    assert "training fold 1 of 3, epoch 2/5" in status["progress_text"]
+    assert status["progress"] == pytest.approx(0.4 / event.n_folds)
+    page = client.get(f"/submissions/{sid}")
+    assert "2/5" in page.text and 'data-live-submission="' + str(sid) in page.text

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import tempfile
-import zipfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -23,8 +20,7 @@ from ramp_server.db.models import (
     SubmissionState,
     User,
 )
-from ramp_server.services import accounts, events, leaderboards, submissions
-from ramp_server.storage import Storage
+from ramp_server.services import accounts, events, exports
 from ramp_server.web import access
 from ramp_server.web.deps import AdminUser, Csrf, Db
 from ramp_server.web.routes.events import event_context
@@ -172,43 +168,17 @@ def close(request: Request, db: Db, user: AdminUser, name: str) -> Response:
 
 @router.get("/events/{name}/export.zip")
 def export(request: Request, db: Db, user: AdminUser, name: str) -> Response:
-    """Everything of the event in one archive: scores (CSV+JSON), code, predictions."""
+    """Everything of the event in one archive: submissions and scores, code, predictions."""
     event = access.get_event(db, name)
-    settings = request.app.state.settings
-    storage = Storage.from_settings(settings)
-    table = leaderboards.submissions_table(db, event=event)
     tmp = tempfile.NamedTemporaryFile(prefix="ramp_export_", suffix=".zip", delete=False)
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("submissions.json", json.dumps(table, indent=1))
-        buf = io.StringIO()
-        names = [st["name"] for st in event.score_types]
-        writer = csv.writer(buf)
-        writer.writerow(
-            ["submission_id", "user", "submission", "state", "submitted_at", "contributivity"]
-            + [f"valid_{n}" for n in names]
-            + [f"test_{n}" for n in names]
+    with tmp:
+        exports.export_archive(
+            db,
+            settings=request.app.state.settings,
+            event=event,
+            out=tmp,
+            include_predictions=True,
         )
-        for r in table:
-            writer.writerow(
-                [r["submission_id"], r["user"], r["submission"], r["state"], r["submitted_at"]]
-                + [r["contributivity"]]
-                + [r["valid_scores"][n] for n in names]
-                + [r["test_scores"][n] for n in names]
-            )
-        zf.writestr("submissions.csv", buf.getvalue())
-        for sub in db.scalars(select(Submission).where(Submission.event_id == event.id)):
-            prefix = f"submissions/{sub.user.name}/{sub.name}"
-            for fname, data in submissions.submission_sources(
-                settings=settings, submission=sub
-            ).items():
-                zf.writestr(f"{prefix}/{fname}", data)
-            pred_dir = storage.predictions_dir(event.name, sub.id)
-            if pred_dir.is_dir():
-                for p in sorted(pred_dir.glob("fold_*.npz")):
-                    zf.write(p, f"{prefix}/predictions/{p.name}")
-    tmp.close()
-    from pathlib import Path
-
     return FileResponse(
         tmp.name,
         media_type="application/zip",

@@ -32,7 +32,7 @@ from ramp_server.web.templating import render
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 #: the longest a memoized page may live (bounds staleness when the version misses a change)
-BOARD_TTL_S = 5.0
+BOARD_TTL_S = 30.0
 
 
 class BoardCache:

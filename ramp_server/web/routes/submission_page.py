@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from ramp_server.db.models import InteractionKind, Submission, User
-from ramp_server.services import submissions
+from ramp_server.services import exports, submissions
 from ramp_server.storage import Storage
 from ramp_server.web import access, submission_view
 from ramp_server.web.deps import AdminUser, Csrf, CurrentUser, Db
@@ -124,19 +124,10 @@ def download(request: Request, db: Db, user: CurrentUser, submission_id: int) ->
 
 @router.get("/events/{name}/my-submissions.zip")
 def download_mine(request: Request, db: Db, user: CurrentUser, name: str) -> Response:
-    """All of the participant's submissions to the event as one archive."""
+    """All of the participant's submissions to the event (code and scores) as one archive."""
     event = access.get_event(db, name)
-    subs = db.scalars(
-        select(Submission).where(Submission.event_id == event.id, Submission.user_id == user.id)
-    )
-    settings = request.app.state.settings
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for sub in subs:
-            for fname, data in submissions.submission_sources(
-                settings=settings, submission=sub
-            ).items():
-                zf.writestr(f"submissions/{sub.name}/{fname}", data)
+    exports.export_archive(db, settings=request.app.state.settings, event=event, out=buf, user=user)
     return Response(
         buf.getvalue(),
         media_type="application/zip",
