@@ -111,8 +111,9 @@ class Platform:
             return [str(state) for _, state in rows]
 
     def start(self, n_workers: int):
+        from ramp_server.engine.background import local_limits
         from ramp_server.engine.cluster import connect
-        from ramp_server.engine.dispatcher import Dispatcher, local_limits
+        from ramp_server.engine.dispatcher import Dispatcher
 
         client, cluster = connect(self.settings, n_workers=n_workers)
         client.wait_for_workers(n_workers)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 5000
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def seed_database(*, settings, n_submissions: int, n_participants: int, seed: int) -> str:  # noqa: ANN001
@@ -238,6 +239,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=60, help="requests per client per run")
     parser.add_argument("--database-url", default=None, help="default: SQLite in the temp dir")
     parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="use a temporary database on postgresql://postgres@127.0.0.1:5432 (dropped after)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         nargs="+",
@@ -251,6 +257,15 @@ def main() -> int:
     from ramp_server.config import load_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="ramp_bench_lb_"))
+    pg_db = None
+    if args.postgres:
+        from sqlalchemy import create_engine, text
+
+        pg_db = f"ramp_bench_lb_{os.getpid()}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{pg_db}"'))
+        args.database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{pg_db}"
     try:
         overrides = {"storage_dir": tmp}
         if args.database_url:
@@ -311,6 +326,9 @@ def main() -> int:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+        if pg_db is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)'))
     return 0
 
 

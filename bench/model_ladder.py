@@ -153,9 +153,10 @@ def read_predictions(args, names: list[str], n_folds: int):
 
 
 def score_row(scores, y, y_test, valid_proba, valid_mask, test_proba) -> dict[str, float]:
+    """Scores of one model; ``valid_proba`` holds the rows of ``y[valid_mask]`` (as bagged)."""
     row = {}
     for st in scores:
-        row[f"{st.name} valid"] = st(y[valid_mask], valid_proba[valid_mask])
+        row[f"{st.name} valid"] = st(y[valid_mask], valid_proba)
         row[f"{st.name} test"] = st(y_test, test_proba)
     return row
 
@@ -173,7 +174,10 @@ def ladder_table(names, preds, timings, y, y_test, problem):
     n_folds = len(next(iter(preds.values())))
     rows = []
 
-    # reference row: predict the training class frequencies for every image
+    # reference row: the training class frequencies predicted for every image
+    covered = np.zeros(len(y), bool)
+    for fold in preds[names[0]]:
+        covered[fold.valid_indices] = True
     prior = np.bincount(y, minlength=n_classes) / len(y)
     rows.append(
         {"model": "majority class (prior)"}
@@ -181,8 +185,8 @@ def ladder_table(names, preds, timings, y, y_test, problem):
             scores,
             y,
             y_test,
-            np.tile(prior, (len(y), 1)),
-            np.ones(len(y), bool),
+            np.tile(prior, (covered.sum(), 1)),
+            covered,
             np.tile(prior, (len(y_test), 1)),
         )
     )
@@ -226,6 +230,8 @@ def format_table(rows: list[dict]) -> str:
     columns = ["model"]
     for row in rows:
         columns += [c for c in row if c not in columns]
+    # time last, after the scores and the contributivity
+    columns.sort(key=lambda c: c == "train s/fold")
     fmt = {"contributivity %": "{:.0f}", "train s/fold": "{:.0f}"}
 
     def cell(row, col):
@@ -245,7 +251,13 @@ def machine() -> str:
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {device}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        cpu = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M).group(1).strip()
+    except (OSError, AttributeError):
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs, {device}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,11 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     preds, timings = read_predictions(args, names, len(cv))
     rows, result = ladder_table(names, preds, timings, y, y_test, problem)
     table = format_table(rows)
+    epochs = f"epochs × {args.epochs_scale}"
+    if args.blend_only:
+        epochs = f"epochs as trained (copies in {args.out / 'code'})"
     command = "bench/model_ladder.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     report = (
         f"{table}\n\nHonest (nested) hybrid validation accuracy: {result.nested_valid:.3f}. "
         f"Command: `{command.strip()}`; {len(y)} training / {len(y_test)} test images, "
-        f"{len(cv)} folds, epochs × {args.epochs_scale}; {machine()}.\n"
+        f"{len(cv)} folds, {epochs}; {machine()}.\n"
     )
     print("\n" + report)
     args.out.mkdir(parents=True, exist_ok=True)

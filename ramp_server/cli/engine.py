@@ -56,8 +56,9 @@ def dispatch(args: argparse.Namespace) -> int:
     except SandboxUnavailable as exc:
         raise CliError(str(exc)) from None
 
+    from ramp_server.engine.background import install_reblend_hook, local_limits
     from ramp_server.engine.cluster import connect
-    from ramp_server.engine.dispatcher import Dispatcher, install_reblend_hook, local_limits
+    from ramp_server.engine.dispatcher import Dispatcher
 
     client, cluster = connect(settings, scheduler_address=args.scheduler, n_workers=args.workers)
     stop = threading.Event()

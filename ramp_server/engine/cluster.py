@@ -34,7 +34,7 @@ def connect(
         n_workers=n,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: never clash with another cluster
         silence_logs=logging.WARNING,
     )
     log.info("dispatcher: started a local Dask cluster of %d worker process(es)", n)

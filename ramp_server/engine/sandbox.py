@@ -27,7 +27,6 @@ only); the engine refuses it unless the operator opted in (:func:`resolve_mode`)
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import resource
@@ -35,13 +34,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ramp_server.engine.watch import LogCollector, ProgressTail, count_tasks_of, tree_memory_kb
 
 log = logging.getLogger(__name__)
 
@@ -247,126 +246,6 @@ def build_bwrap_argv(
     return argv + list(command)
 
 
-def _count_tasks_of(uid: int) -> int:
-    n = 0
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if d.stat().st_uid == uid:
-                    n += len(os.listdir(d / "task"))
-            except OSError:
-                continue
-    return n
-
-
-def _tree_pids(root_pid: int) -> list[int]:
-    """A process and all its descendants (scan of /proc)."""
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(d.name))
-    out, stack = [], [root_pid]
-    while stack:
-        pid = stack.pop()
-        out.append(pid)
-        stack.extend(children.get(pid, ()))
-    return out
-
-
-def _tree_memory_kb(root_pid: int, limit_kb: int) -> int:
-    """Memory of a process tree: the sum of resident sets, or of proportional sets (PSS, which
-    splits pages shared after ``fork``) when the cheap sum exceeds ``limit_kb``."""
-    pids = _tree_pids(root_pid)
-    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
-    total = 0
-    for pid in pids:
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page_kb
-        except (OSError, IndexError, ValueError):
-            continue
-    if total <= limit_kb:
-        return total
-    pss = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    pss += int(line.split()[1])
-                    break
-        except (OSError, IndexError, ValueError):
-            continue
-    return pss
-
-
-class _LogCollector(threading.Thread):
-    """Reads the child's merged stdout/stderr, keeping the first and last ``limit/2`` bytes."""
-
-    def __init__(self, stream: Any, limit: int) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.half = stream, max(limit // 2, 1)
-        self.head = bytearray()
-        self.tail: deque[bytes] = deque()
-        self.tail_len = 0
-        self.total = 0
-
-    def run(self) -> None:
-        while chunk := self.stream.read1(65536):
-            self.total += len(chunk)
-            room = self.half - len(self.head)
-            if room > 0:
-                self.head += chunk[:room]
-                chunk = chunk[room:]
-            if chunk:
-                self.tail.append(chunk)
-                self.tail_len += len(chunk)
-                while self.tail_len - len(self.tail[0]) >= self.half:
-                    self.tail_len -= len(self.tail.popleft())
-
-    def text(self) -> tuple[bytes, bool]:
-        tail = b"".join(self.tail)
-        if self.total <= len(self.head) + len(tail):
-            return bytes(self.head) + tail, False
-        tail = tail[-self.half :]
-        skipped = self.total - len(self.head) - len(tail)
-        marker = f"\n[... {skipped} bytes of output truncated by the platform ...]\n".encode()
-        return bytes(self.head) + marker + tail, True
-
-
-class _ProgressTail:
-    """Follows a JSON-lines file written by the child; ignores garbage lines."""
-
-    def __init__(self, path: Path | None, max_bytes: int = 1 << 20) -> None:
-        self.path, self.offset, self.buf, self.max_bytes = path, 0, b"", max_bytes
-
-    def poll(self) -> list[dict[str, Any]]:
-        if self.path is None or self.offset >= self.max_bytes:
-            return []
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read(self.max_bytes - self.offset)
-        except OSError:
-            return []
-        self.offset += len(data)
-        lines = (self.buf + data).split(b"\n")
-        self.buf = lines.pop()[-65536:]
-        out = []
-        for line in lines:
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                out.append(obj)
-        return out
-
-
 def _preexec(limits: SandboxLimits, nproc: int, *, gpu: bool) -> Callable[[], None]:
     def apply() -> None:
         mem = limits.memory_mb * 1024 * 1024
@@ -442,7 +321,7 @@ def run_sandboxed(
                 (etc_dir / "group").write_text(f"root:x:0:\nsandbox:x:{uid}:\n")
             nproc = limits.max_processes
         else:
-            nproc = _count_tasks_of(os.getuid()) + limits.max_processes
+            nproc = count_tasks_of(os.getuid()) + limits.max_processes
         argv = build_bwrap_argv(
             command,
             ro_binds=ro_binds,
@@ -458,7 +337,7 @@ def run_sandboxed(
         log.warning(UNSAFE_WARNING)
         argv = list(command)
         popen_env = dict(base_env)
-        nproc = _count_tasks_of(os.getuid()) + limits.max_processes
+        nproc = count_tasks_of(os.getuid()) + limits.max_processes
     else:
         raise SandboxUnavailable(f"unknown sandbox mode {mode!r}")
 
@@ -472,9 +351,9 @@ def run_sandboxed(
         start_new_session=True,
         preexec_fn=_preexec(limits, nproc, gpu=gpu),
     )
-    collector = _LogCollector(proc.stdout, limits.log_max_bytes)
+    collector = LogCollector(proc.stdout, limits.log_max_bytes)
     collector.start()
-    tail = _ProgressTail(progress_file)
+    tail = ProgressTail(progress_file)
     result = SandboxResult(returncode=None, signal=None, mode=mode)
     peak_kb = 0
     limit_kb = int(limits.memory_mb * 1024 * 1.05)  # RLIMIT_DATA acts first, per process
@@ -485,7 +364,7 @@ def run_sandboxed(
             if pid:
                 break
             elapsed = time.monotonic() - start
-            rss = _tree_memory_kb(proc.pid, limit_kb)
+            rss = tree_memory_kb(proc.pid, limit_kb)
             peak_kb = max(peak_kb, rss)
             for item in tail.poll():
                 result.progress.append(item)

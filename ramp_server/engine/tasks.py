@@ -138,6 +138,8 @@ def classify(
         if sr.signal == signal.SIGKILL and sr.peak_rss_mb > 0.9 * limits.memory_mb:
             return "memory", f"killed near its memory limit of {limits.memory_mb} MB"
         return "killed", f"the fold's process was killed by signal {name}"
+    if status is None and sr.log.startswith(b"bwrap:"):  # the sandbox itself failed to start
+        return "platform", "the sandbox failed to start: " + sr.log[:500].decode(errors="replace")
     if status is None:
         return (
             "participant",
@@ -172,6 +174,17 @@ def run_fold_job(job: FoldJob) -> FoldOutcome:
 
 
 def _run(job: FoldJob, base: Path) -> FoldOutcome:
+    if not (Path(job.bundle_dir) / "meta.json").is_file():
+        return FoldOutcome(
+            submission_id=job.submission_id,
+            fold=job.fold,
+            attempt=job.attempt,
+            ok=False,
+            error_kind="platform",
+            error_message=f"the public bundle {job.bundle_dir} is not readable on worker "
+            f"{_worker_name()}: mount the storage's events/<event>/public there (same path)",
+            worker=_worker_name(),
+        )
     os.chmod(base, 0o755)
     code, jobdir, out = base / "submission", base / "job", base / "out"
     for d in (code, jobdir, out):

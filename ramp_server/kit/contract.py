@@ -12,7 +12,6 @@ import ast
 import importlib.util
 import itertools
 import os
-import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -331,7 +330,3 @@ def check_submission(path: str | os.PathLike, *, run: bool = False) -> None:
     check_static(path)
     if run:
         check_run(path)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    check_submission(sys.argv[1], run="--run" in sys.argv)

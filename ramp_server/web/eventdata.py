@@ -6,6 +6,7 @@ and cached in memory: the bundle never changes once the event exists.
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import threading
@@ -22,6 +23,8 @@ from ramp_server.db.models import Blend, Event, Score, Split, Submission, Submis
 from ramp_server.kit import taxa
 from ramp_server.web import charts
 
+#: most submissions drawn in the scores-over-time chart
+MAX_POINTS = 1500
 SAMPLE_GRID = (3, 2)  # columns, rows of sample photos per taxon
 SAMPLES_PER_TAXON = SAMPLE_GRID[0] * SAMPLE_GRID[1]
 _lock = threading.Lock()
@@ -151,6 +154,10 @@ def scores_over_time(db: Session, event: Event) -> Markup:
     pts = [(r[0].timestamp(), float(r[1])) for r in rows]
     titles = [f"{r[3]} / {r[2]}: {r[1]:.4f}" for r in rows]
     front = charts.running_best(pts, lower_is_better=bool(st.get("is_lower_better")))
+    if len(pts) > MAX_POINTS:  # keep the page light: an even sample (the front is drawn whole)
+        step = len(pts) / MAX_POINTS
+        keep = [int(i * step) for i in range(MAX_POINTS)]
+        pts, titles = [pts[i] for i in keep], [titles[i] for i in keep]
     return charts.xy_chart(
         [
             charts.Series("submissions", pts, "points", charts.PALETTE[0], titles),
@@ -189,11 +196,15 @@ def hybrid_over_time(db: Session, event: Event) -> Markup:
                 Score.score_name == st["name"],
             )
         ).all()
-        lower = bool(st.get("is_lower_better"))
+        front = charts.running_best(
+            [(t.timestamp(), float(v)) for t, v in rows],
+            lower_is_better=bool(st.get("is_lower_better")),
+        )
+        times = [t for t, _ in front]
         for at, _v in hybrid:
-            seen = [float(v) for t, v in rows if t.timestamp() <= at]
-            if seen:
-                best_single.append((at, min(seen) if lower else max(seen)))
+            k = bisect.bisect_right(times, at)
+            if k:
+                best_single.append((at, front[k - 1][1]))
     return charts.xy_chart(
         [
             charts.Series("hybrid model", hybrid, "line", charts.PALETTE[2]),

@@ -23,7 +23,7 @@ from torch import nn
 N_EPOCHS = 20
 QUICK_EPOCHS = 1  # `ramp-test --quick-test` sets RAMP_TEST_MODE: a smoke test, not a score
 BATCH_SIZE = 128
-LEARNING_RATE = 0.01
+LEARNING_RATE = 0.02
 DROPOUT = 0.5
 ANGLES = (0, 30, 90, 135)
 FLIP_PROBA = 0.25
@@ -115,9 +115,10 @@ class BatchClassifier:
         y_train = y_train.to(self.device)
 
         self.net = build_network(gen_builder.n_classes).to(self.device)
-        # the initial accumulator damps AdaGrad's first steps (otherwise ±lr on every weight)
+        # the initial accumulator damps AdaGrad's first steps (otherwise ±lr on every
+        # weight at once, which sends the loss far above its starting value)
         optimizer = torch.optim.Adagrad(
-            self.net.parameters(), lr=LEARNING_RATE, initial_accumulator_value=0.1
+            self.net.parameters(), lr=LEARNING_RATE, initial_accumulator_value=0.01
         )
         best_accuracy, best_state = -1.0, None
         for epoch in range(self.n_epochs):

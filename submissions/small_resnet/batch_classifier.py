@@ -83,14 +83,13 @@ def build_network(n_classes, widths=WIDTHS):
 
 
 def augment(x):
-    """Random rotation (any angle), zoom, shift and flips in one affine warp; colour jitter; cut-out."""
+    """Random rotation (any angle), zoom, shift and mirror in one warp; colour jitter; cut-out."""
     n, _, height, width = x.shape
     dev = x.device
     angle = torch.rand(n, device=dev) * 2 * math.pi
     scale = 0.85 + 0.3 * torch.rand(n, device=dev)
-    flip = torch.where(
-        torch.rand(n, device=dev) < 0.5, -1.0, 1.0
-    )  # a mirror; rotations do the rest
+    # a mirror on half of the images: with the rotations, this covers both flips
+    flip = torch.where(torch.rand(n, device=dev) < 0.5, -1.0, 1.0)
     shift = (torch.rand(n, 2, device=dev) - 0.5) * 0.2  # up to ±5% of the side
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack(

@@ -36,7 +36,7 @@ def dask_client() -> Iterator:
     os.environ.update(planted)
     try:
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
     finally:
         for k, v in saved.items():

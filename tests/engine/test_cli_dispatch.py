@@ -32,6 +32,7 @@ def test_dispatch_until_idle_trains_everything_queued_and_exits(
         **os.environ,
         "RAMP_STORAGE_DIR": str(settings.storage_dir),
         "RAMP_DATABASE_URL": settings.db_url,
+        "RAMP_REBLEND_DEBOUNCE_S": "0",
     }
     cli = Path(sys.executable).with_name("ramp-server")
     proc = subprocess.run(

@@ -221,3 +221,25 @@ def test_gpu_event_trains_on_cpu_workers_when_the_cluster_has_no_gpu(
     dispatcher.run(until_idle=True)
     dispatcher.close()
     assert _state(session_factory, sub.id) == SubmissionState.SCORED
+
+
+def test_platform_fault_is_retried_then_fails_without_charging_the_quota(
+    session, settings, session_factory, engine_event, admin, dask_client
+):
+    from ramp_server.db.models import ErrorKind
+    from ramp_server.storage import Storage
+
+    settings = settings.model_copy(update={"max_fold_retries": 1})
+    sub = _submit(session, settings, engine_event, admin, "unlucky", "quick")
+    # the workers cannot read the public bundle: the platform's fault, not the participant's
+    (Storage.from_settings(settings).public_dir(engine_event.name) / "meta.json").unlink()
+    dispatcher = _dispatcher(settings, session_factory, dask_client)
+    dispatcher.run(until_idle=True)
+    dispatcher.close()
+    sub, folds = _reload(session_factory, sub.id)
+    assert sub.state == SubmissionState.ERROR
+    assert sub.error_kind == ErrorKind.PLATFORM
+    assert not sub.charged_to_quota
+    assert "not charged to your quota" in sub.error_message
+    failed = [f for f in folds if f.state == FoldState.ERROR]
+    assert failed and all(f.attempts == 2 for f in failed)  # first try + one retry

@@ -90,6 +90,8 @@ def test_public_leaderboard_sorts_by_contributivity_and_times(client, event, sco
     assert "60.0 %" in page.text
     for col in ("historical_contributivity", "train_time", "submitted_at"):
         assert client.get(f"/events/spipoll/leaderboard?sort={col}").status_code == 200
+    # the viewer's own rows are highlighted (client is logged in as alice)
+    assert 'tr[data-user="alice"]' in page.text and page.text.count('data-user="alice"') == 3
     r = client.get("/events/spipoll/leaderboard?sort=bogus")
     assert r.status_code == 400 and "cannot sort by" in r.text
 

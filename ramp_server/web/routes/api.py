@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -145,8 +145,8 @@ def leaderboard(
     sort: str | None = None,
     order: Literal["best", "worst"] = "best",
     page: int = 1,
-) -> dict[str, Any]:
-    """A leaderboard as rows of dicts (public: paginated by 100, sortable by any column)."""
+) -> Any:
+    """A leaderboard as rows of dicts (public: paginated by 50, sortable by any column)."""
     event = access.get_event(db, name)
     if kind == "private":
         if not access.can_see_private_leaderboard(event, user):
@@ -163,15 +163,18 @@ def leaderboard(
     data = public_page(
         db, event, sort=sort, order=order, page=page, cache=request.app.state.board_cache
     )
-    return {
-        "kind": kind,
-        "sort": data["sort"],
-        "order": data["order"],
-        "page": data["page"],
-        "page_size": PAGE_SIZE,
-        "has_next": data["has_next"],
-        "rows": data["rows"],
-    }
+    # rows are JSON-ready (numbers, strings, ISO dates): skip FastAPI's generic encoder
+    return JSONResponse(
+        {
+            "kind": kind,
+            "sort": data["sort"],
+            "order": data["order"],
+            "page": data["page"],
+            "page_size": PAGE_SIZE,
+            "has_next": data["has_next"],
+            "rows": data["rows"],
+        }
+    )
 
 
 @router.get("/events/{name}/submissions")

@@ -78,6 +78,12 @@ def home(request: Request, db: Db, user: OptionalUser) -> Response:
     return render(request, "home.html", {"events": items})
 
 
+def board_version(db, event) -> tuple:  # noqa: ANN001
+    from ramp_server.web.routes.leaderboards import board_version as version
+
+    return version(db, event)
+
+
 @router.get("/events/{name}")
 def event_page(request: Request, db: Db, user: OptionalUser, name: str) -> Response:
     event = access.get_event(db, name)
@@ -97,14 +103,25 @@ def event_page(request: Request, db: Db, user: OptionalUser, name: str) -> Respo
         )
     )
     ctx = event_context(request, db, event, user, "overview")
+    # the charts depend only on scored submissions and blends: memoized by the board version
+    cache = request.app.state.board_cache
+    key = ("charts", event.id, board_version(db, event))
+    charts = cache.get(key)
+    if charts is None:
+        charts = [
+            eventdata.scores_over_time(db, event),
+            eventdata.hybrid_over_time(db, event),
+            eventdata.contributivity_chart(db, event),
+        ]
+        cache.put(key, charts)
     ctx.update(
         cards=cards,
         counts_from_bundle=from_bundle,
         has_images=(public_dir / "train_images.npy").is_file(),
         frequency_chart=eventdata.frequency_chart(cards),
-        scores_chart=eventdata.scores_over_time(db, event),
-        hybrid_chart=eventdata.hybrid_over_time(db, event),
-        contributivity_chart=eventdata.contributivity_chart(db, event),
+        scores_chart=charts[0],
+        hybrid_chart=charts[1],
+        contributivity_chart=charts[2],
         blend=eventdata.last_blend(db, event),
         best_score=best,
         score_precision=int(st.get("precision", 4)),

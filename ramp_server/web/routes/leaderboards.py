@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from ramp_server.db.models import Blend, Interaction, Submission, SubmissionState, User
@@ -36,14 +37,15 @@ BOARD_TTL_S = 30.0
 
 
 class BoardCache:
-    """A small thread-safe LRU of public-board rows (one per app: see ``app.state``)."""
+    """A small thread-safe LRU of values derived from the board version (rows, charts), one per
+    app (``app.state.board_cache``); entries also expire after :data:`BOARD_TTL_S`."""
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._rows: OrderedDict[tuple, tuple[float, list[dict[str, Any]]]] = OrderedDict()
+        self._rows: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> list[dict[str, Any]] | None:
+    def get(self, key: tuple) -> Any:
         with self._lock:
             hit = self._rows.get(key)
             if hit is None:
@@ -54,7 +56,7 @@ class BoardCache:
             self._rows.move_to_end(key)
             return hit[1]
 
-    def put(self, key: tuple, rows: list[dict[str, Any]]) -> None:
+    def put(self, key: tuple, rows: Any) -> None:
         with self._lock:
             self._rows[key] = (time.monotonic(), rows)
             while len(self._rows) > self.size:
@@ -93,9 +95,11 @@ def cached_public_rows(
     best_first: bool,
     page: int,
     cache: BoardCache | None,
+    version: tuple | None = None,
 ) -> list[dict]:
     """``PAGE_SIZE + 1`` rows of the public board, memoized by :func:`board_version`."""
-    key = (event.id, board_version(db, event), sort, best_first, page, PAGE_SIZE)
+    version = version if version is not None else board_version(db, event)
+    key = ("public", event.id, version, sort, best_first, page, PAGE_SIZE)
     rows = cache.get(key) if cache is not None else None
     if rows is not None:
         return rows
@@ -112,6 +116,17 @@ def cached_public_rows(
     return rows
 
 
+def memoized(request: Request, db, event, what: tuple, compute) -> Any:  # noqa: ANN001
+    """``compute()`` memoized in the app's board cache under the event's board version."""
+    cache: BoardCache = request.app.state.board_cache
+    key = (what, event.id, board_version(db, event))
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.put(key, value)
+    return value
+
+
 def public_page(
     db,  # noqa: ANN001
     event,  # noqa: ANN001
@@ -120,6 +135,7 @@ def public_page(
     order: str,
     page: int,
     cache: BoardCache | None = None,
+    version: tuple | None = None,
 ) -> dict:
     """Rows of one page of the public board and what the template needs to link sorts."""
     names = [st["name"] for st in event.score_types]
@@ -130,7 +146,9 @@ def public_page(
         )
     best_first = order != "worst"
     page = max(1, page)
-    rows = cached_public_rows(db, event, sort=sort, best_first=best_first, page=page, cache=cache)
+    rows = cached_public_rows(
+        db, event, sort=sort, best_first=best_first, page=page, cache=cache, version=version
+    )
     return {
         "rows": rows[:PAGE_SIZE],
         "has_next": len(rows) > PAGE_SIZE,
@@ -166,12 +184,19 @@ def public(
     event = access.get_event(db, name)
     _guard_public(db, event, user)
     ctx = event_context(request, db, event, user, "public")
-    ctx.update(
-        public_page(
-            db, event, sort=sort, order=order, page=page, cache=request.app.state.board_cache
-        )
-    )
-    ctx.update(extra_sorts=EXTRA_SORTS, blend=eventdata.last_blend(db, event))
+    cache: BoardCache = request.app.state.board_cache
+    version = board_version(db, event)
+    data = public_page(db, event, sort=sort, order=order, page=page, cache=cache, version=version)
+    # The table body is rendered once per board version and page (the viewer's own rows are
+    # highlighted by a per-request CSS rule), so a busy board costs little per view.
+    key = ("public_rows", event.id, version, data["sort"], data["order"], data["page"], PAGE_SIZE)
+    rows_html = cache.get(key)
+    if rows_html is None:
+        template = request.app.state.templates.get_template("leaderboards/_public_rows.html")
+        rows_html = Markup(template.render(rows=data["rows"], event=event))
+        cache.put(key, rows_html)
+    ctx.update(data)
+    ctx.update(rows_html=rows_html, extra_sorts=EXTRA_SORTS, blend=eventdata.last_blend(db, event))
     return render(request, "leaderboards/public.html", ctx)
 
 
@@ -182,14 +207,22 @@ def competition(request: Request, db: Db, user: OptionalUser, name: str) -> Resp
     include_test = access.can_see_private_leaderboard(event, user)
     ctx = event_context(request, db, event, user, "competition")
     ctx.update(
-        rows=leaderboards.competition_leaderboard(db, event=event, include_test=include_test),
+        rows=memoized(
+            request,
+            db,
+            event,
+            ("competition", include_test),
+            lambda: leaderboards.competition_leaderboard(
+                db, event=event, include_test=include_test
+            ),
+        ),
         include_test=include_test,
     )
     return render(request, "leaderboards/competition.html", ctx)
 
 
 @router.get("/events/{name}/private")
-def private(request: Request, db: Db, user: OptionalUser, name: str) -> Response:
+def private(request: Request, db: Db, user: OptionalUser, name: str, page: int = 1) -> Response:
     event = access.get_event(db, name)
     if not access.can_see_private_leaderboard(event, user):
         raise HTTPException(
@@ -197,7 +230,14 @@ def private(request: Request, db: Db, user: OptionalUser, name: str) -> Response
             "the private (test) leaderboard is revealed when the event closes",
         )
     ctx = event_context(request, db, event, user, "private")
-    ctx.update(rows=leaderboards.private_leaderboard(db, event=event))
+    rows = memoized(
+        request, db, event, ("private",), lambda: leaderboards.private_leaderboard(db, event=event)
+    )
+    page = max(1, page)
+    start = (page - 1) * PAGE_SIZE
+    ctx.update(
+        rows=rows[start : start + PAGE_SIZE], page=page, has_next=len(rows) > start + PAGE_SIZE
+    )
     return render(request, "leaderboards/private.html", ctx)
 
 

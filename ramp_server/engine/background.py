@@ -1,0 +1,129 @@
+"""The dispatcher as a background service of ``ramp-server serve``, and the re-blend hook."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ramp_server.engine.dispatcher import DEFAULT_LIMITS, Dispatcher
+from ramp_server.engine.sandbox import SandboxLimits, resolve_mode
+
+if TYPE_CHECKING:
+    from ramp_server.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DispatcherHandle:
+    """A dispatcher running in a background thread (``ramp-server serve``); :meth:`stop` it."""
+
+    def __init__(self, settings: Settings, *, n_workers: int | None = None) -> None:
+        self.settings = settings
+        self.n_workers = n_workers
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="ramp-dispatcher", daemon=True)
+
+    def start(self) -> DispatcherHandle:
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _main(self) -> None:
+        from ramp_server.engine.cluster import connect
+        from ramp_server.engine.sandbox import SandboxUnavailable
+
+        client = cluster = dispatcher = hook = None
+        try:
+            resolve_mode(
+                sandbox=self.settings.sandbox, allow_unsafe=self.settings.allow_unsafe_sandbox
+            )
+            client, cluster = connect(self.settings, n_workers=self.n_workers)
+            hook = install_reblend_hook(self.settings)
+            dispatcher = Dispatcher(
+                self.settings, client=client, limits=local_limits(self.settings, cluster)
+            )
+            dispatcher.run(stop=self._stop)
+        except SandboxUnavailable as exc:
+            self.error = str(exc)
+            log.error("dispatcher NOT started: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - reported on the admin page, logged
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("dispatcher stopped on an error")
+        finally:
+            if hook is not None:
+                hook.close()
+            if dispatcher is not None:
+                dispatcher.close()
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop and wait for it (running folds are requeued at next start)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+def start_background_dispatcher(
+    settings: Settings, *, n_workers: int | None = None
+) -> DispatcherHandle:
+    """Start the dispatcher (and its embedded LocalCluster unless ``settings.scheduler_address``)
+    in a daemon thread; call ``handle.stop()`` at shutdown. A missing sandbox is logged loudly
+    and recorded in ``handle.error`` instead of raising."""
+    return DispatcherHandle(settings, n_workers=n_workers).start()
+
+
+def local_limits(settings: Settings, cluster: Any) -> SandboxLimits:
+    """Default limits; on an embedded cluster the machine's cores are shared by its workers."""
+    if cluster is None:
+        return DEFAULT_LIMITS  # each worker derives its share of cores itself
+    n = max(1, len(getattr(cluster, "workers", {})) or settings.local_workers)
+    return replace(DEFAULT_LIMITS, cpu_threads=max(1, (os.cpu_count() or 1) // n))
+
+
+class ReblendHook:
+    """Re-blends an event after each newly scored submission (``results.on_scored``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from ramp_server.blending.live import Reblender
+
+        self.reblender = Reblender(settings)
+        self._callback = self._on_scored
+
+    def _on_scored(self, *, settings: Settings, event_id: int, submission_id: int) -> None:
+        self.reblender.request(event_id)
+
+    def install(self) -> ReblendHook:
+        from ramp_server.services import results
+
+        results.on_scored.append(self._callback)
+        return self
+
+    def close(self, *, wait_s: float = 0.0) -> None:
+        """Unregister; with ``wait_s`` first let pending re-blends finish (``--until-idle``)."""
+        from ramp_server.services import results
+
+        if self._callback in results.on_scored:
+            results.on_scored.remove(self._callback)
+        if wait_s > 0:
+            self.reblender.wait_idle(wait_s)
+        self.reblender.stop()
+
+
+def install_reblend_hook(settings: Settings) -> ReblendHook | None:
+    """Re-blend after each newly scored submission when the blender's live module exists;
+    ``None`` when it does not. ``close()`` the hook at shutdown."""
+    try:
+        return ReblendHook(settings).install()
+    except ImportError:
+        log.info("re-blending not available (ramp_server.blending.live missing)")
+        return None
