@@ -52,6 +52,18 @@ class Settings(BaseSettings):
         description="Explicit opt-in to run untrusted code without bubblewrap (loud warnings).",
     )
     max_fold_retries: int = Field(2, ge=0, description="Retries of a fold after a platform fault.")
+    sandbox_max_processes: int = Field(
+        512, ge=16, description="Tasks (processes and threads) a sandboxed fold may run."
+    )
+    sandbox_tmp_mb: int = Field(2048, ge=16, description="Size of a sandboxed fold's private /tmp.")
+    sandbox_file_size_mb: int = Field(
+        2048, ge=1, description="Largest file a sandboxed fold may write."
+    )
+    fold_log_max_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="A fold's captured output is cut (head and tail kept) here.",
+    )
     reblend_debounce_s: float = Field(
         2.0, ge=0, description="Wait after a newly scored submission before re-blending."
     )

@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# The SQLite + PostgreSQL database fixtures, shared by every test folder (one session-wide
+# PostgreSQL template, not one per folder).
+pytest_plugins = ["ramp_server.db.testing"]
+
 #: repository root (problem.py, submissions/)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: images in the tiny data set: enough for the quick-test subset of problem.py

@@ -8,7 +8,7 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ramp_server.engine.dispatcher import DEFAULT_LIMITS, Dispatcher
+from ramp_server.engine.dispatcher import Dispatcher, limits_from_settings
 from ramp_server.engine.sandbox import SandboxLimits, resolve_mode
 
 if TYPE_CHECKING:
@@ -85,9 +85,9 @@ def start_background_dispatcher(
 def local_limits(settings: Settings, cluster: Any) -> SandboxLimits:
     """Default limits; on an embedded cluster the machine's cores are shared by its workers."""
     if cluster is None:
-        return DEFAULT_LIMITS  # each worker derives its share of cores itself
+        return limits_from_settings(settings)  # each worker derives its share of cores itself
     n = max(1, len(getattr(cluster, "workers", {})) or settings.local_workers)
-    return replace(DEFAULT_LIMITS, cpu_threads=max(1, (os.cpu_count() or 1) // n))
+    return replace(limits_from_settings(settings), cpu_threads=max(1, (os.cpu_count() or 1) // n))
 
 
 class ReblendHook:

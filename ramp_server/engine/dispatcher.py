@@ -39,10 +39,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 #: sandbox bounds that are not event rules (events set wall time and memory)
-DEFAULT_LIMITS = SandboxLimits(
-    max_processes=512, tmp_mb=2048, file_size_mb=2048, log_max_bytes=1_000_000, cpu_threads=0
-)
+def limits_from_settings(settings: Settings) -> SandboxLimits:
+    """The per-fold process, disk and log bounds of the settings (time and memory are event rules)."""
+    return SandboxLimits(
+        max_processes=settings.sandbox_max_processes,
+        tmp_mb=settings.sandbox_tmp_mb,
+        file_size_mb=settings.sandbox_file_size_mb,
+        log_max_bytes=settings.fold_log_max_bytes,
+        cpu_threads=0,
+    )
 
 
 @dataclass
@@ -67,7 +74,7 @@ class Dispatcher:
         *,
         client: Client,
         session_factory: sessionmaker[Session] | None = None,
-        limits: SandboxLimits = DEFAULT_LIMITS,
+        limits: SandboxLimits | None = None,
         poll_s: float = 0.5,
     ) -> None:
         from ramp_server.db.engine import make_engine, make_session_factory
@@ -84,7 +91,7 @@ class Dispatcher:
             session_factory = make_session_factory(self._own_engine)
         self.sessions = session_factory
         self.storage = Storage.from_settings(settings)
-        self.limits = limits
+        self.limits = limits or limits_from_settings(settings)
         self.poll_s = poll_s
         self.inflight: dict[str, _InFlight] = {}
         self._progress: queue.Queue[dict[str, Any]] = queue.Queue()

@@ -19,11 +19,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ramp_server.kit.taxa import CLASS_NAMES, N_CLASSES
+
+if TYPE_CHECKING:  # pandas is imported lazily: the sandbox's bundle loader never needs it
+    import pandas as pd
 
 #: side of the square images the event works with (the 2015 event's resolution)
 IMAGE_SIZE = 64
@@ -72,6 +75,8 @@ def _csv_path(data_dir: Path, split: str) -> Path:
 
 
 def _parse_labels(path: Path, raw: bytes) -> pd.DataFrame:
+    import pandas as pd
+
     """Validate the bytes of a split CSV; returns a frame with ``id`` (str), ``class`` (int64)."""
     import io
 
@@ -131,6 +136,8 @@ def read_class_names(data_dir: str | os.PathLike) -> list[str]:
     path = Path(data_dir) / "class_codes.csv"
     if not path.is_file():
         return list(CLASS_NAMES)
+    import pandas as pd
+
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     if [c.strip() for c in df.columns[:2]] != ["class", "taxon"]:
         raise DataError(f"{path}:1: the header must start with `class,taxon`")

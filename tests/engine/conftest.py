@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from engine_support import EVENT_RULES, SECRET_MARKER
 
-from ramp_server.db.testing import *  # noqa: F403
+from ramp_server.db.testing import create_test_event, create_test_user
 
 
 @pytest.fixture(params=["sqlite"])
@@ -53,11 +53,11 @@ def dask_client() -> Iterator:
 @pytest.fixture
 def engine_event(session, settings, event_kit):
     """An event with short limits; the storage also holds a planted secret file."""
-    ev = create_test_event(session, settings=settings, kit=event_kit, **EVENT_RULES)  # noqa: F405
+    ev = create_test_event(session, settings=settings, kit=event_kit, **EVENT_RULES)
     (Path(settings.storage_dir) / "secret.txt").write_text(SECRET_MARKER)
     return ev
 
 
 @pytest.fixture
 def admin(session):
-    return create_test_user(session, "alice", admin=True)  # noqa: F405
+    return create_test_user(session, "alice", admin=True)

@@ -10,8 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from web_helpers import REPO_ROOT
 
-from ramp_server.db.testing import *  # noqa: F403
-
 
 @pytest.fixture(scope="session")
 def web_kit(tiny_kit: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
