@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_blend_") as tmp:
         if not args.skip_rampwf:
             _bench_against_rampwf(args, Path(tmp))
-        _bench_big(args, Path(tmp))
+        if args.big_n > 0:
+            _bench_big(args, Path(tmp))
     return 0
 
 

@@ -30,9 +30,11 @@ class Settings(BaseSettings):
         description="Root of the platform's files: code blobs, event data, predictions, logs.",
     )
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default: an SQLite file inside storage_dir."
+        None, repr=False, description="SQLAlchemy URL; default: an SQLite file inside storage_dir."
     )
-    secret_key: str = Field(PLACEHOLDER_SECRET, description="Signs sessions and tokens.")
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET, repr=False, description="Signs sessions and tokens."
+    )
     host: str = Field("127.0.0.1", description="Address `ramp-server serve` binds to.")
     port: int = Field(8000, description="Port `ramp-server serve` listens on.")
     base_url: str | None = Field(None, description="Public URL used in e-mails (reset links).")
@@ -69,7 +71,7 @@ class Settings(BaseSettings):
     )
     mail_backend: Literal["log", "smtp"] = Field("log", description="Where e-mails go.")
     smtp_url: str | None = Field(
-        None, description="smtp://user:pass@host:port when mail_backend=smtp."
+        None, repr=False, description="smtp://user:pass@host:port when mail_backend=smtp."
     )
     login_rate_limit: int = Field(10, ge=1, description="Failed logins per address per 15 minutes.")
     cookie_secure: bool | None = Field(
@@ -107,9 +109,12 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"config file {p} does not exist (RAMP_CONFIG_FILE / --config)")
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"config file {p}: not valid TOML: {exc}") from None
         file_values = data.get("ramp", data)
-    env_keys = {k[5:].lower() for k in os.environ if k.startswith("RAMP_")}
+    env_keys = {k[5:].lower() for k in os.environ if k.upper().startswith("RAMP_")}
     # The environment wins over the file: drop file keys that the environment sets.
     merged = {k: v for k, v in file_values.items() if k not in env_keys}
     merged.update(overrides)
