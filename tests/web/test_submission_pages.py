@@ -225,6 +225,27 @@ def test_credits_are_recorded_with_the_submission(client, make_event, session, s
     assert [(c.credited_submission_id, c.percent) for c in credits] == [(first, 40.0)]
 
 
+@SQLITE_ONLY
+def test_credit_candidates_put_the_submissions_one_looked_at_first(
+    client, other_client, make_event, session, settings
+):
+    make_event(public_opening_at=utcnow() - timedelta(minutes=1))
+    signup(client, "alice")
+    join(client)
+    looked = submit_via_form(client, "looked")
+    ignored = submit_via_form(client, "ignored")  # newer: listed first without the log
+    for sid in (looked, ignored):
+        score_submission(session, settings, sid)
+    signup(other_client, "bob")
+    join(other_client)
+    assert other_client.get(f"/submissions/{looked}").status_code == 200
+    page = other_client.get("/events/spipoll/submit").text
+    assert f"alice / looked (#{looked}) · looked at" in page
+    assert f"alice / ignored (#{ignored})" in page
+    assert f"alice / ignored (#{ignored}) · looked at" not in page
+    assert page.index(f"(#{looked})") < page.index(f"(#{ignored})")
+
+
 def test_another_participant_cannot_cancel_my_submission(client, other_client, event):
     signup(client, "alice")
     join(client)

@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ramp_server.db.models import Event, InteractionKind, Submission, SubmissionState, User
+from ramp_server.db.models import (
+    Event,
+    Interaction,
+    InteractionKind,
+    Submission,
+    SubmissionState,
+    User,
+)
 from ramp_server.services import submissions
 from ramp_server.storage import Storage
 from ramp_server.web import access
@@ -40,7 +47,11 @@ def starting_kit_sources(storage: Storage, event: Event) -> dict[str, str]:
 
 
 def credit_candidates(db: Session, event: Event, user: User) -> list[tuple[int, str]]:
-    """Submissions the user may credit: own ones, and everyone's in the collaborative phase."""
+    """Scored submissions the user may credit: own ones, and everyone's in the collaborative phase.
+
+    As on RAMP's credit page, the interaction log suggests what to credit: the submissions the
+    user viewed, diffed, copied or downloaded come first, marked "looked at".
+    """
     query = (
         select(Submission.id, Submission.name, User.name)
         .join(User, User.id == Submission.user_id)
@@ -50,7 +61,23 @@ def credit_candidates(db: Session, event: Event, user: User) -> list[tuple[int, 
     )
     if not access.is_collaborative(event):
         query = query.where(Submission.user_id == user.id)
-    return [(sid, f"{owner} / {name} (#{sid})") for sid, name, owner in db.execute(query)]
+    looked_at = set(
+        db.scalars(
+            select(Interaction.submission_id)
+            .where(
+                Interaction.event_id == event.id,
+                Interaction.user_id == user.id,
+                Interaction.submission_id.is_not(None),
+                Interaction.kind != InteractionKind.SUBMIT,
+            )
+            .distinct()
+        )
+    )
+    rows = sorted(db.execute(query), key=lambda row: row[0] not in looked_at)  # stable sort
+    return [
+        (sid, f"{owner} / {name} (#{sid})" + (" · looked at" if sid in looked_at else ""))
+        for sid, name, owner in rows
+    ]
 
 
 def _require_participant(db: Session, event: Event, user: User) -> None:
