@@ -12,6 +12,7 @@ import ast
 import importlib.util
 import itertools
 import os
+import threading
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -82,6 +83,12 @@ def _check_signature(
         )
 
 
+#: CPython 3.11 < 3.11.8 corrupts the AST builder's recursion counter when threads parse at
+#: once (gh-106905: "AST constructor recursion depth mismatch"): every parse or compile of
+#: participant code in a threaded process (the server) holds this lock.
+PARSE_LOCK = threading.Lock()
+
+
 def _parse(file: Path) -> ast.Module:
     if not file.is_file():
         raise ContractError(
@@ -100,7 +107,8 @@ def _parse(file: Path) -> ast.Module:
             field="encoding",
         ) from exc
     try:
-        return ast.parse(source, filename=str(file))
+        with PARSE_LOCK:
+            return ast.parse(source, filename=str(file))
     except SyntaxError as exc:
         raise ContractError(
             f"syntax error: {exc.msg}", file=file, line=exc.lineno, field="syntax"
@@ -236,7 +244,9 @@ def load_module(file: str | os.PathLike) -> ModuleType:
 def method_line(file: str | os.PathLike, method: str) -> int | None:
     """Line of ``BatchClassifier.<method>`` in ``file`` (``None`` when not found)."""
     try:
-        tree = ast.parse(Path(file).read_bytes())
+        source = Path(file).read_bytes()
+        with PARSE_LOCK:
+            tree = ast.parse(source)
     except (OSError, SyntaxError, ValueError):
         return None
     for node in tree.body:

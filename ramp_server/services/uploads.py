@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import re
 import tempfile
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from ramp_server.kit.contract import PARSE_LOCK
 from ramp_server.services import ServiceError
 
 REQUIRED_FILES = ("image_preprocessor.py", "batch_classifier.py")
 SUBMISSION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SUBMISSION_NAME_MAX = 40
 FILE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
-#: CPython 3.11 < 3.11.8 corrupts the AST builder's recursion counter when threads parse at
-#: once (gh-106905: "AST constructor recursion depth mismatch"); parsing is serialized.
-_PARSE_LOCK = threading.Lock()
 
 
 class SubmissionRejected(ServiceError):
@@ -97,7 +94,7 @@ def check_files(files: Mapping[str, bytes], *, max_bytes: int) -> dict[str, str]
         if not text.strip():
             raise SubmissionRejected(f"{filename}: the file is empty")
         try:
-            with _PARSE_LOCK:
+            with PARSE_LOCK:  # see kit.contract.PARSE_LOCK
                 compile(text, filename, "exec", dont_inherit=True)
         except SyntaxError as exc:
             raise SubmissionRejected(
@@ -118,8 +115,7 @@ def _check_contract(files: Mapping[str, bytes]) -> None:
         for filename, data in files.items():
             (Path(tmp) / filename).write_bytes(data)
         try:
-            with _PARSE_LOCK:
-                check_submission(tmp, run=False)  # static: never imports participant code
+            check_submission(tmp, run=False)  # static: never imports participant code
         except ContractError as exc:
             where = Path(exc.file).name if exc.file else ""
             if where and exc.line:
