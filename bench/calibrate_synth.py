@@ -20,6 +20,7 @@ records the calibrated figures.
 
     .venv/bin/python bench/calibrate_synth.py --n 6000 --skip-moderate
     .venv/bin/python bench/calibrate_synth.py --n 6000 --skip-tiny --skip-features --epochs 10
+    .venv/bin/python bench/calibrate_synth.py --data data --skip-tiny --epochs 12   # full set
 """
 
 from __future__ import annotations
@@ -242,12 +243,15 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared)")
     ap.add_argument("--regen", action="store_true")
+    ap.add_argument(
+        "--data", type=Path, default=None, help="an existing kit data folder (skips generation)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    data = RESULTS / f"calib_s{args.seed}_n{args.n}"
+    data = args.data or RESULTS / f"calib_s{args.seed}_n{args.n}"
     t0 = time.perf_counter()
-    if args.regen or not (data / "train.csv").exists():
+    if args.data is None and (args.regen or not (data / "train.csv").exists()):
         s = generate(data, seed=args.seed, n=args.n, progress=False)
         print(
             f"generated {s.n} images in {s.seconds:.1f}s ({s.seconds / s.n * 1000:.1f} ms/img wall)"
