@@ -118,6 +118,7 @@ def seed_database(*, settings, n_submissions: int, n_participants: int, seed: in
         )
     )
     has_event_id = "event_id" in Score.__table__.c
+    has_ci = "ci_low" in Score.__table__.c
     rows = []
     for sid in sub_ids:
         quality = rng.random()
@@ -135,6 +136,8 @@ def seed_database(*, settings, n_submissions: int, n_participants: int, seed: in
                 }
                 if has_event_id:
                     row["event_id"] = event.id
+                if has_ci:  # every bagged score has its bootstrap interval, as when scored
+                    row["ci_low"], row["ci_high"] = value - 0.01, value + 0.01
                 rows.append(row)
     with engine.begin() as conn:
         for k in range(0, len(rows), CHUNK * 4):

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     reblend_debounce_s: float = Field(
         2.0, ge=0, description="Wait after a newly scored submission before re-blending."
     )
+    reblend_poll_s: float = Field(
+        2.0, gt=0, description="How often the dispatcher looks for requested re-blends."
+    )
+    bootstrap_n: int = Field(
+        1000, ge=0, description="Bootstrap resamples of a submission's score interval (0: none)."
+    )
     mail_backend: Literal["log", "smtp"] = Field("log", description="Where e-mails go.")
     smtp_url: str | None = Field(
         None, repr=False, description="smtp://user:pass@host:port when mail_backend=smtp."

@@ -85,3 +85,75 @@ def bootstrap_ci(
     a = (1 - confidence) / 2
     lo, hi = np.quantile(values, [a, 1 - a])
     return Interval(score(y, proba), float(lo), float(hi), confidence, n_boot)
+
+
+#: scores that are functions of the confusion matrix alone
+CONFUSION = ("accuracy", "error", "balanced_accuracy", "macro_recall")
+
+
+def confusion_scores(score: ScoreType, conf: np.ndarray) -> np.ndarray:
+    """``score`` of each confusion matrix of ``conf`` (B, d, d), rows true, columns predicted
+    (scikit-learn's definitions, as :func:`~ramp_server.blending.scores.label_scores`)."""
+    tp = np.diagonal(conf, axis1=1, axis2=2).astype(np.float64)
+    tc, pc = conf.sum(axis=2), conf.sum(axis=1)
+    if score.kind in ("accuracy", "error"):
+        acc = tp.sum(axis=1) / tc.sum(axis=1)
+        return 1 - acc if score.kind == "error" else acc
+    present = tc > 0
+    recall = np.where(present, tp / np.maximum(tc, 1), 0.0)
+    if score.kind == "balanced_accuracy":
+        k = present.sum(axis=1)
+        s = recall.sum(axis=1) / k
+        return (s - 1 / k) / (1 - 1 / k) if score.adjusted else s
+    if score.kind == "macro_recall":
+        return recall.sum(axis=1) / (present | (pc > 0)).sum(axis=1)
+    raise ValueError(f"score {score.name!r} ({score.kind}) is not a confusion-matrix score")
+
+
+def bootstrap_scores(
+    scores: list[ScoreType],
+    y: np.ndarray,
+    proba: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    chunk: int = 64,
+) -> list[Interval]:
+    """Percentile bootstrap intervals of several scores of one prediction matrix (seeded).
+
+    Resampling the n rows with replacement, ``n_boot`` times. For scores of the confusion matrix
+    alone (accuracy, error, balanced accuracy, macro recall) a resample only matters through
+    its counts of (true, predicted) pairs, which follow a multinomial law over the d² cells:
+    ``n_boot`` multinomial draws replace ``n_boot × n`` row draws (exact, and thousands of times
+    cheaper). Other scores draw row indices, ``chunk`` resamples at a time (memory
+    ``chunk × n``): the NLL as a mean of per-row terms, any other score through its function on
+    each resample. ``estimate`` is ``score(y, proba)``.
+    """
+    y = np.asarray(y)
+    proba = np.asarray(proba)
+    n, d = proba.shape
+    rng = np.random.default_rng(seed)
+    values = np.empty((len(scores), n_boot))
+    by_cells = [i for i, s in enumerate(scores) if s.kind in CONFUSION]
+    if by_cells:
+        cells = np.bincount(y * d + np.argmax(proba, axis=1), minlength=d * d)
+        conf = rng.multinomial(n, cells / n, size=n_boot).reshape(n_boot, d, d)
+        for i in by_cells:
+            values[i] = confusion_scores(scores[i], conf)
+    by_rows = [i for i in range(len(scores)) if i not in by_cells]
+    terms = {i: row_terms(scores[i], y, proba) for i in by_rows if scores[i].kind == "nll"}
+    for start in range(0, n_boot if by_rows else 0, chunk):
+        b = min(chunk, n_boot - start)
+        idx = rng.integers(0, n, size=(b, n), dtype=np.int32 if n < 2**31 else np.int64)
+        for i in by_rows:
+            if i in terms:
+                values[i, start : start + b] = terms[i][idx].mean(axis=1)
+            else:
+                values[i, start : start + b] = [scores[i](y[r], proba[r]) for r in idx]
+    a = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [a, 1 - a], axis=1)
+    return [
+        Interval(s(y, proba), float(lo[i]), float(hi[i]), confidence, n_boot)
+        for i, s in enumerate(scores)
+    ]

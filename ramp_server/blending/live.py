@@ -8,15 +8,14 @@ contributivity (a fraction, all summing to 1), historical contributivity (credit
 Shapley contribution to the hybrid validation score, and one :class:`~ramp_server.db.models.Blend`
 row with the hybrid scores, the honest nested score, bootstrap intervals and timings.
 
-:class:`Reblender` runs it in a background thread, debounced: ``request(event_id)`` returns at
-once; requests for the same event within ``settings.reblend_debounce_s`` are coalesced into
-one re-blend.
+The blend clears the event's "re-blend requested" mark (:mod:`ramp_server.services.blend_requests`)
+only if nobody set it again while it ran. :class:`ramp_server.blending.reblender.Reblender` runs
+it in a background thread, debounced.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from .shapley import HybridGame, shapley_values
 from .store import PredictionCache, PredictionFileError, read_fold_predictions
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
     from ramp_server.config import Settings
 
@@ -110,15 +109,17 @@ def reblend_event(
 
     from ramp_server.db.engine import lock_row
     from ramp_server.db.models import Blend, Event, Submission, SubmissionCredit, SubmissionState
+    from ramp_server.services.blend_requests import clear_blend_request
     from ramp_server.services.events import event_folds, event_problem
     from ramp_server.storage import Storage
 
     started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat()
     cache = cache or DEFAULT_CACHE
-    event = session.get(Event, event_id)
+    event = session.get(Event, event_id, populate_existing=True)  # the rules and mark as stored
     if event is None:
         raise LookupError(f"no event with id {event_id}")
+    seen = event.blend_requested_at  # read before the submissions: what this blend covers
     storage = Storage.from_settings(settings)
     subs = list(
         session.scalars(
@@ -220,6 +221,7 @@ def reblend_event(
         session.rollback()
         summary.written = False
         return summary
+    clear_blend_request(session, event_id=event_id, seen=seen)  # kept if requested meanwhile
     in_blend = set(ids)
     for s in session.scalars(select(Submission).where(Submission.id.in_(order))):
         s.contributivity = contrib.get(s.id, 0.0) if s.id in in_blend else 0.0
@@ -280,127 +282,3 @@ def _details(result, shap, score, y_train, y_test, n_boot) -> dict[str, Any]:
         ci["combined_test"] = [iv.low, iv.high]
     out["ci95"] = ci
     return out
-
-
-class Reblender:
-    """Debounced background re-blending (one daemon thread, started on the first request)."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        session_factory: sessionmaker[Session] | None = None,
-        debounce_s: float | None = None,
-        cache: PredictionCache | None = None,
-        **reblend_options: Any,
-    ) -> None:
-        self.settings = settings
-        self.debounce_s = settings.reblend_debounce_s if debounce_s is None else debounce_s
-        self.cache = cache or DEFAULT_CACHE
-        self.reblend_options = reblend_options
-        self._factory = session_factory
-        self._engine = None
-        self._due: dict[int, float] = {}
-        self._first: dict[int, float] = {}
-        self._running: int | None = None
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self.summaries: dict[int, BlendSummary] = {}
-        self.errors: dict[int, BaseException] = {}
-        self.runs = 0
-
-    def request(self, event_id: int) -> None:
-        """Ask for a re-blend of ``event_id`` soon; returns immediately."""
-        now = time.monotonic()
-        with self._cond:
-            if self._stopping:
-                return
-            self._first.setdefault(event_id, now)
-            # wait debounce_s after the last request, but never more than 5 x debounce_s overall
-            self._due[event_id] = min(
-                now + self.debounce_s, self._first[event_id] + 5 * self.debounce_s
-            )
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="reblender", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-
-    notify = request
-
-    def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Block until no re-blend is pending or running (for tests and shutdown)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._due or self._running is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the running re-blend, drop pending ones and end the thread."""
-        with self._cond:
-            self._stopping = True
-            self._due.clear()
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        if self._engine is not None:
-            self._engine.dispose()
-
-    def _sessions(self) -> sessionmaker[Session]:
-        if self._factory is None:
-            from ramp_server.db.engine import make_engine, make_session_factory
-
-            self._engine = make_engine(self.settings)
-            self._factory = make_session_factory(self._engine)
-        return self._factory
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopping:
-                    if self._due:
-                        event_id, due = min(self._due.items(), key=lambda kv: kv[1])
-                        wait = due - time.monotonic()
-                        if wait <= 0:
-                            break
-                        self._cond.wait(wait)
-                    else:
-                        self._cond.wait()
-                if self._stopping:
-                    self._cond.notify_all()
-                    return
-                del self._due[event_id]
-                self._first.pop(event_id, None)
-                self._running = event_id
-            try:
-                session = self._sessions()()
-                try:
-                    summary = reblend_event(
-                        session,
-                        settings=self.settings,
-                        event_id=event_id,
-                        cache=self.cache,
-                        **self.reblend_options,
-                    )
-                finally:
-                    session.close()
-                self.summaries[event_id] = summary
-                self.errors.pop(event_id, None)
-                log.info(
-                    "re-blended event %s: %s submissions in %.2f s",
-                    event_id,
-                    summary.n_submissions,
-                    summary.time_s,
-                )
-            except Exception as exc:  # keep the thread alive; the next request retries
-                self.errors[event_id] = exc
-                log.exception("re-blend of event %s failed", event_id)
-            finally:
-                with self._cond:
-                    self.runs += 1
-                    self._running = None
-                    self._cond.notify_all()

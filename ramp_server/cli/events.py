@@ -1,4 +1,4 @@
-"""``ramp-server event add|update|list|close``: events from a kit folder and their rules."""
+"""``ramp-server event add|update|list|close|reblend``: events from a kit folder and their rules."""
 
 from __future__ import annotations
 
@@ -155,6 +155,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = esub.add_parser("close", help="close an event now (reveals the private leaderboard)")
     c.add_argument("name", help="event name")
     c.set_defaults(func=_close)
+    r = esub.add_parser(
+        "reblend",
+        help="request a re-blend of an event (the dispatcher runs it)",
+        description="Mark the event's blend as out of date: the dispatcher's process re-blends "
+        "it within reblend_poll_s + reblend_debounce_s seconds. --now blends here instead.",
+    )
+    r.add_argument("name", help="event name")
+    r.add_argument(
+        "--now", action="store_true", help="blend in this process now and wait for the result"
+    )
+    r.set_defaults(func=_reblend)
     ls = esub.add_parser("list", help="list events and their rules")
     ls.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     ls.set_defaults(func=_list)
@@ -245,6 +256,35 @@ def _close(args: argparse.Namespace) -> int:
                 print(f"event {ev.name} closed")
         except ServiceError as exc:
             raise CliError(str(exc)) from exc
+    return 0
+
+
+def _reblend(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import open_database, session_scope
+    from ramp_server.services import ServiceError
+    from ramp_server.services.blend_requests import request_blend
+    from ramp_server.services.events import get_event
+
+    settings = settings_from_args(args)
+    with open_database(settings) as factory:
+        try:
+            with session_scope(factory) as session:
+                ev = get_event(session, name=args.name)
+                request_blend(session, event_id=ev.id)
+                event_id = ev.id
+        except ServiceError as exc:
+            raise CliError(str(exc)) from exc
+        if not args.now:
+            print(f"re-blend of {args.name} requested: the dispatcher runs it shortly")
+            return 0
+        from ramp_server.blending.live import reblend_event
+
+        with factory() as session:
+            done = reblend_event(session, settings=settings, event_id=event_id)
+    print(
+        f"event {args.name} re-blended: {done.n_submissions} submission(s), "
+        f"hybrid {done.score_name} {done.combined_valid} in {done.time_s:.2f} s"
+    )
     return 0
 
 

@@ -132,6 +132,8 @@ def _flatten(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, dict):
             prefix = {"scores": "", "valid_scores": "valid_", "test_scores": "test_"}[key]
             out.update({f"{prefix}{k}": v for k, v in value.items()})
+        elif key.endswith("ci"):  # [low, high] of the official score, or None
+            out[f"{key}_low"], out[f"{key}_high"] = value or (None, None)
         else:
             out[key] = value
     return out

@@ -218,6 +218,10 @@ class Event(Base):
     score_types: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     official_score_name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: set when something the blend depends on changed (a withdrawal, a rule, a new score); the
+    #: dispatcher re-blends and clears it unless it was set again meanwhile
+    #: (:mod:`ramp_server.services.blend_requests`)
+    blend_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     folds: Mapped[list[CVFold]] = relationship(
         back_populates="event", order_by="CVFold.fold", cascade="all, delete-orphan"
@@ -403,6 +407,9 @@ class Score(Base):
     split: Mapped[Split] = mapped_column(_enum(Split, length=8))
     score_name: Mapped[str] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)
+    #: percentile bootstrap interval of a bagged score (rows resampled; ``settings.bootstrap_n``)
+    ci_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ci_high: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Blend(Base):

@@ -91,39 +91,55 @@ def local_limits(settings: Settings, cluster: Any) -> SandboxLimits:
 
 
 class ReblendHook:
-    """Re-blends an event after each newly scored submission (``results.on_scored``)."""
+    """Re-blends an event after each newly scored submission (``results.on_scored``) and
+    whenever any process requested it in the database (:class:`BlendRequestPoller`)."""
 
-    def __init__(self, settings: Settings) -> None:
-        from ramp_server.blending.live import Reblender
+    def __init__(self, settings: Settings, *, session_factory: Any = None) -> None:
+        from ramp_server.blending.reblender import Reblender
+        from ramp_server.db.engine import make_engine, make_session_factory
+        from ramp_server.engine.blend_requests import BlendRequestPoller
 
-        self.reblender = Reblender(settings)
+        self._engine = None
+        if session_factory is None:
+            self._engine = make_engine(settings)
+            session_factory = make_session_factory(self._engine)
+        self.reblender = Reblender(settings, session_factory=session_factory)
+        self.poller = BlendRequestPoller(
+            self.reblender, session_factory=session_factory, poll_s=settings.reblend_poll_s
+        )
         self._callback = self._on_scored
 
     def _on_scored(self, *, settings: Settings, event_id: int, submission_id: int) -> None:
-        self.reblender.request(event_id)
+        self.reblender.request(event_id)  # at once; the durable mark is the poller's backup
 
     def install(self) -> ReblendHook:
         from ramp_server.services import results
 
         results.on_scored.append(self._callback)
+        self.poller.start()
         return self
 
     def close(self, *, wait_s: float = 0.0) -> None:
-        """Unregister; with ``wait_s`` first let pending re-blends finish (``--until-idle``)."""
+        """Unregister; with ``wait_s`` first blend what is requested and let pending re-blends
+        finish (``--until-idle``)."""
         from ramp_server.services import results
 
         if self._callback in results.on_scored:
             results.on_scored.remove(self._callback)
+        self.poller.stop()
         if wait_s > 0:
-            self.reblender.wait_idle(wait_s)
+            self.poller.drain(wait_s)
         self.reblender.stop()
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 def install_reblend_hook(settings: Settings) -> ReblendHook | None:
-    """Re-blend after each newly scored submission when the blender's live module exists;
-    ``None`` when it does not. ``close()`` the hook at shutdown."""
+    """Re-blend after each newly scored submission and on every re-blend request of the
+    database when the blender's live module exists; ``None`` when it does not. ``close()`` the
+    hook at shutdown."""
     try:
         return ReblendHook(settings).install()
     except ImportError:
-        log.info("re-blending not available (ramp_server.blending.live missing)")
+        log.info("re-blending not available (ramp_server.blending missing)")
         return None

@@ -25,6 +25,7 @@ from ramp_server.db.models import (
     utcnow,
 )
 from ramp_server.services import NotFound, ServiceError
+from ramp_server.services.blend_requests import request_blend
 from ramp_server.storage import Storage, atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -278,12 +279,20 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def update_event(session: Session, *, event: Event, **rules: Any) -> Event:
-    """Change rules of an event (the folds and data never change once created)."""
+    """Change rules of an event (the folds and data never change once created); a change of a
+    rule the blend uses (``max_n_ensemble``, the official score) requests a re-blend."""
     checked = _check_rules(rules, score_names=[s["name"] for s in event.score_types])
+    reblend = any(
+        getattr(event, key) != checked[key]
+        for key in ("max_n_ensemble", "official_score_name")
+        if key in checked
+    )
     for key, value in checked.items():
         setattr(event, key, value)
     _check_dates(event)
     session.flush()
+    if reblend:
+        request_blend(session, event_id=event.id)
     return event
 
 

@@ -1,7 +1,8 @@
 """Leaderboards: each one SQL query over submissions and bagged scores (never stored HTML).
 
 Rows are plain dicts (JSON/CSV friendly). Scores are under ``"scores"`` as ``{name: value}`` in the
-event's score-type order; the official score is ``event.official_score_name``. Which board a
+event's score-type order; the official score is ``event.official_score_name`` and ``"ci"`` its 95%
+bootstrap interval ``[low, high]`` on the same split (None when not computed). Which board a
 user may see is decided by the caller (see :func:`ramp_server.services.events.can_see_private_leaderboard`).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from ramp_server.db.models import (
@@ -20,87 +21,15 @@ from ramp_server.db.models import (
     SubmissionState,
     User,
 )
-
-
-def _score_spec(event: Event, name: str) -> dict[str, Any]:
-    for spec in event.score_types:
-        if spec["name"] == name:
-            return spec
-    raise ValueError(
-        f"unknown score {name!r}; this event's scores: {[s['name'] for s in event.score_types]}"
-    )
-
-
-def _with_scores(
-    query: Select, event: Event, split: Split, prefix: str
-) -> tuple[Select, dict[str, Any]]:
-    """Add the bagged ``split`` score of each score type as columns ``<prefix><i>``.
-
-    Correlated scalar subqueries (one primary-key-like index probe each) rather than joins: the
-    same work per row, but PostgreSQL plans them in a fraction of the time of a 7-way join.
-    """
-    cols = {}
-    for i, spec in enumerate(event.score_types):
-        col = (
-            select(Score.value)
-            .where(
-                Score.submission_id == Submission.id,
-                Score.split == split,
-                Score.fold.is_(None),
-                Score.score_name == spec["name"],
-            )
-            .correlate(Submission)
-            .scalar_subquery()
-        )
-        query = query.add_columns(col.label(f"{prefix}{i}"))
-        cols[spec["name"]] = col
-    return query, cols
-
-
-def _order(col: Any, spec: dict[str, Any], best_first: bool = True) -> list[Any]:
-    ascending = bool(spec["is_lower_better"]) == best_first
-    return [col.is_(None), col.asc() if ascending else col.desc()]  # NULLs last on both backends
-
-
-def _scores(row: Any, event: Event, prefix: str) -> dict[str, float | None]:
-    m = row._mapping
-    return {s["name"]: m[f"{prefix}{i}"] for i, s in enumerate(event.score_types)}
-
-
-def _base(event: Event, select_from: Any = None) -> Select:
-    """Columns of a leaderboard row; joined from ``submissions`` unless ``select_from`` is given
-    (then the caller joins submissions and users)."""
-    query = select(
-        Submission.id,
-        Submission.name,
-        Submission.user_id,
-        User.name.label("user"),
-        Submission.submitted_at,
-        Submission.train_time,
-        Submission.valid_time,
-        Submission.test_time,
-        Submission.contributivity,
-        Submission.historical_contributivity,
-    )
-    if select_from is None:
-        query = query.select_from(Submission).join(User, User.id == Submission.user_id)
-    else:
-        query = query.select_from(select_from)
-    return query.where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
-
-
-def _common(row: Any) -> dict[str, Any]:
-    return {
-        "submission_id": row.id,
-        "submission": row.name,
-        "user": row.user,
-        "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None,
-        "train_time": row.train_time,
-        "valid_time": row.valid_time,
-        "test_time": row.test_time,
-        "contributivity": row.contributivity,
-        "historical_contributivity": row.historical_contributivity,
-    }
+from ramp_server.services.board_columns import (
+    board_base,
+    ci_of,
+    common_fields,
+    order_by,
+    score_spec,
+    scores_of,
+    with_scores,
+)
 
 
 def public_leaderboard(
@@ -125,7 +54,7 @@ def public_leaderboard(
     if sort_by in names:
         key = aliased(Score, name="k")
         base = (
-            _base(event, select_from=key)
+            board_base(event, select_from=key)
             # "+ 0": no index probe of k by submission, so every planner (SQLite's included)
             # walks ix_scores_bagged in order and stops after the page
             .join(Submission, Submission.id == key.submission_id + 0)
@@ -137,8 +66,8 @@ def public_leaderboard(
                 key.score_name == sort_by,
             )
         )
-        query, _ = _with_scores(base, event, Split.VALID, "v")
-        ascending = bool(_score_spec(event, sort_by)["is_lower_better"]) == best_first
+        query, _ = with_scores(base, event, Split.VALID, "v")
+        ascending = bool(score_spec(event, sort_by)["is_lower_better"]) == best_first
         order = [key.value.asc() if ascending else key.value.desc(), key.id]
     else:
         sortable = {
@@ -155,8 +84,8 @@ def public_leaderboard(
                 f"{', '.join(sortable)}"
             )
         col, lower_better = sortable[sort_by]
-        query, _ = _with_scores(_base(event), event, Split.VALID, "v")
-        order = _order(col, {"is_lower_better": lower_better}, best_first)
+        query, _ = with_scores(board_base(event), event, Split.VALID, "v")
+        order = order_by(col, {"is_lower_better": lower_better}, best_first)
         if sort_by == "submitted_at":  # never NULL: a plain order can walk the index
             order = order[1:]
         order.append(Submission.id)
@@ -165,9 +94,10 @@ def public_leaderboard(
         query = query.limit(limit)
     rows = []
     for rank, row in enumerate(session.execute(query), start=offset + 1):
-        d = _common(row)
+        d = common_fields(row)
         d["rank"] = rank
-        d["scores"] = _scores(row, event, "v")
+        d["scores"] = scores_of(row, event, "v")
+        d["ci"] = ci_of(row, "v")
         rows.append(d)
     return rows
 
@@ -192,14 +122,14 @@ def competition_leaderboard(
     Ranked by the official validation score; with ``include_test`` (private phase) the rows also
     carry test scores and are ranked by the official test score.
     """
-    official = _score_spec(event, event.official_score_name)
-    query, vcols = _with_scores(_base(event), event, Split.VALID, "v")
+    official = score_spec(event, event.official_score_name)
+    query, vcols = with_scores(board_base(event), event, Split.VALID, "v")
     if include_test:
-        query, tcols = _with_scores(query, event, Split.TEST, "t")
+        query, tcols = with_scores(query, event, Split.TEST, "t")
     ov = vcols[event.official_score_name]
     pick = func.row_number().over(
         partition_by=Submission.user_id,
-        order_by=[Submission.selected_for_competition.desc(), *_order(ov, official)]
+        order_by=[Submission.selected_for_competition.desc(), *order_by(ov, official)]
         + [Submission.submitted_at, Submission.id],
     )
     inner = query.add_columns(pick.label("pick")).subquery()
@@ -207,15 +137,15 @@ def competition_leaderboard(
     outer = (
         select(inner)
         .where(inner.c.pick == 1)
-        .order_by(*_order(rank_col, official), inner.c.submitted_at, inner.c.id)
+        .order_by(*order_by(rank_col, official), inner.c.submitted_at, inner.c.id)
     )
     rows = []
     for rank, row in enumerate(session.execute(outer), start=1):
-        d = _common(row)
+        d = common_fields(row)
         d["rank"] = rank
-        d["scores"] = _scores(row, event, "v")
+        d["scores"], d["ci"] = scores_of(row, event, "v"), ci_of(row, "v")
         if include_test:
-            d["test_scores"] = _scores(row, event, "t")
+            d["test_scores"], d["test_ci"] = scores_of(row, event, "t"), ci_of(row, "t")
         rows.append(d)
     return rows
 
@@ -232,16 +162,16 @@ def private_leaderboard(
     ``public_rank`` is the rank by validation score; ``rank_change`` = public - private (positive:
     the submission moved up on the private data).
     """
-    official = _score_spec(event, event.official_score_name)
-    query, vcols = _with_scores(_base(event), event, Split.VALID, "v")
-    query, tcols = _with_scores(query, event, Split.TEST, "t")
+    official = score_spec(event, event.official_score_name)
+    query, vcols = with_scores(board_base(event), event, Split.VALID, "v")
+    query, tcols = with_scores(query, event, Split.TEST, "t")
     ov, ot = vcols[event.official_score_name], tcols[event.official_score_name]
     query = query.add_columns(
         func.rank()
-        .over(order_by=[*_order(ov, official), Submission.submitted_at, Submission.id])
+        .over(order_by=[*order_by(ov, official), Submission.submitted_at, Submission.id])
         .label("public_rank"),
         func.rank()
-        .over(order_by=[*_order(ot, official), Submission.submitted_at, Submission.id])
+        .over(order_by=[*order_by(ot, official), Submission.submitted_at, Submission.id])
         .label("private_rank"),
     )
     inner = query.subquery()
@@ -250,12 +180,12 @@ def private_leaderboard(
         outer = outer.limit(limit)
     rows = []
     for row in session.execute(outer):
-        d = _common(row)
+        d = common_fields(row)
         d["rank"] = row.private_rank
         d["public_rank"] = row.public_rank
         d["rank_change"] = row.public_rank - row.private_rank
-        d["scores"] = _scores(row, event, "t")
-        d["valid_scores"] = _scores(row, event, "v")
+        d["scores"], d["ci"] = scores_of(row, event, "t"), ci_of(row, "t")
+        d["valid_scores"], d["valid_ci"] = scores_of(row, event, "v"), ci_of(row, "v")
         rows.append(d)
     return rows
 
@@ -299,8 +229,8 @@ def submissions_table(
     )
     if user is not None:
         query = query.where(Submission.user_id == user.id)
-    query, _ = _with_scores(query, event, Split.VALID, "v")
-    query, _ = _with_scores(query, event, Split.TEST, "t")
+    query, _ = with_scores(query, event, Split.VALID, "v")
+    query, _ = with_scores(query, event, Split.TEST, "t")
     query = query.order_by(Submission.submitted_at.desc(), Submission.id.desc())
     out = []
     for row in session.execute(query):
@@ -323,8 +253,10 @@ def submissions_table(
                 "historical_contributivity": row.historical_contributivity,
                 "withdrawn_from_blend": row.withdrawn_from_blend,
                 "selected_for_competition": row.selected_for_competition,
-                "valid_scores": _scores(row, event, "v"),
-                "test_scores": _scores(row, event, "t"),
+                "valid_scores": scores_of(row, event, "v"),
+                "valid_ci": ci_of(row, "v"),
+                "test_scores": scores_of(row, event, "t"),
+                "test_ci": ci_of(row, "t"),
             }
         )
     return out
@@ -335,6 +267,7 @@ def my_submissions(session: Session, *, event: Event, user: User) -> list[dict[s
     rows = submissions_table(session, event=event, user=user)
     for r in rows:
         r.pop("test_scores")  # hidden from participants until the private phase
+        r.pop("test_ci")
     return rows
 
 
@@ -369,7 +302,7 @@ def failed_submissions(session: Session, *, event: Event) -> list[dict[str, Any]
 def score_history(session: Session, *, event: Event) -> list[dict[str, Any]]:
     """(submitted_at, official validation score) of every scored submission, oldest first:
     the data of the scores-over-time plot (the Pareto front is the running best)."""
-    spec = _score_spec(event, event.official_score_name)
+    spec = score_spec(event, event.official_score_name)
     sc = aliased(Score)
     query = (
         select(Submission.id, Submission.name, User.name.label("user"), Submission.submitted_at)

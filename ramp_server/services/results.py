@@ -33,7 +33,9 @@ from ramp_server.db.models import (
     utcnow,
 )
 from ramp_server.services import NotFound, ServiceError
+from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.events import event_folds, event_problem
+from ramp_server.services.score_intervals import bagged_score_intervals
 from ramp_server.storage import Storage
 
 if TYPE_CHECKING:
@@ -81,8 +83,10 @@ def _score_rows(
     fold: int | None,
     split: Split,
     values: dict[str, float],
+    intervals: dict[str, tuple[float, float]] | None = None,
 ) -> None:
     for name, value in values.items():
+        low, high = (intervals or {}).get(name, (None, None))
         session.add(
             Score(
                 event_id=event_id,
@@ -91,6 +95,8 @@ def _score_rows(
                 split=split,
                 score_name=name,
                 value=float(value),
+                ci_low=low,
+                ci_high=high,
             )
         )
 
@@ -216,17 +222,25 @@ def _finish_if_complete(
         for f in folds
     ]
     y_train, y_test = _labels(settings, event)
-    bagged = bagged_scores(
-        event_problem(settings=settings, event=event),
-        y_train=y_train,
-        valid_indices=[p.valid_indices for p in preds],
-        valid_probas=[np.asarray(p.valid_proba, dtype=np.float64) for p in preds],
-        y_test=y_test,
-        test_probas=[np.asarray(p.test_proba, dtype=np.float64) for p in preds],
+    problem = event_problem(settings=settings, event=event)
+    arrays = {
+        "y_train": y_train,
+        "valid_indices": [p.valid_indices for p in preds],
+        "valid_probas": [np.asarray(p.valid_proba, dtype=np.float64) for p in preds],
+        "y_test": y_test,
+        "test_probas": [np.asarray(p.test_proba, dtype=np.float64) for p in preds],
+    }
+    bagged = bagged_scores(problem, **arrays)
+    ci = bagged_score_intervals(
+        problem, official=event.official_score_name, n_boot=settings.bootstrap_n, **arrays
     )
     session.execute(delete(Score).where(Score.submission_id == submission_id, Score.fold.is_(None)))
-    _score_rows(session, event.id, submission_id, None, Split.VALID, bagged["valid"])
-    _score_rows(session, event.id, submission_id, None, Split.TEST, bagged["test"])
+    _score_rows(
+        session, event.id, submission_id, None, Split.VALID, bagged["valid"], ci.get(Split.VALID)
+    )
+    _score_rows(
+        session, event.id, submission_id, None, Split.TEST, bagged["test"], ci.get(Split.TEST)
+    )
     sub.train_time = sum(f.train_time or 0.0 for f in folds)
     sub.valid_time = sum(f.valid_time or 0.0 for f in folds)
     sub.test_time = sum(f.test_time or 0.0 for f in folds)
@@ -235,6 +249,7 @@ def _finish_if_complete(
     sub.state = SubmissionState.SCORED
     sub.finished_at = now
     sub.error_kind = sub.error_message = sub.traceback = None
+    request_blend(session, event_id=event.id, now=now)  # durable: survives a dispatcher restart
     session.commit()
     return True
 

@@ -35,6 +35,7 @@ from ramp_server.db.models import (
 )
 from ramp_server.services import NotFound, ServiceError
 from ramp_server.services import events as event_service
+from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.exports import export_archive
 from ramp_server.services.uploads import (
     FILE_NAME_RE,
@@ -265,12 +266,15 @@ def queue_position(session: Session, *, submission: Submission) -> int | None:
 
 
 def requeue(session: Session, *, submission: Submission, now: datetime | None = None) -> Submission:
-    """Train again from scratch (admin action): scores and errors are cleared."""
+    """Train again from scratch (admin action): scores and errors are cleared (a scored one
+    leaves the blend: a re-blend is requested)."""
     if submission.state in (SubmissionState.QUEUED, SubmissionState.TRAINING):
         raise ServiceError(
             f"submission {submission.id} is {submission.state.value}: cancel it before requeueing"
         )
     now = now or utcnow()
+    if submission.state == SubmissionState.SCORED:
+        request_blend(session, event_id=submission.event_id, now=now)
     session.execute(delete(Score).where(Score.submission_id == submission.id))
     session.execute(
         update(SubmissionFold)
@@ -329,9 +333,13 @@ def cancel(session: Session, *, submission: Submission, now: datetime | None = N
 def set_withdrawn_from_blend(
     session: Session, *, submission: Submission, withdrawn: bool = True
 ) -> Submission:
-    """Exclude (or include again) a submission from the ensemble the blender builds."""
+    """Exclude (or include again) a submission from the ensemble the blender builds; a scored
+    one also requests a re-blend (committed with the caller's transaction)."""
+    changed = submission.withdrawn_from_blend != withdrawn
     submission.withdrawn_from_blend = withdrawn
     session.flush()
+    if changed and submission.state == SubmissionState.SCORED:
+        request_blend(session, event_id=submission.event_id)
     return submission
 
 

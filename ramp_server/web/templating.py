@@ -43,6 +43,13 @@ def fmt_score(value: float | None, precision: int = 4) -> str:
     return f"{value:.{precision}f}"
 
 
+def fmt_interval(value: list[float] | None, precision: int = 4) -> str:
+    """``[low, high]`` of a bootstrap interval ("" when there is none)."""
+    if not value:
+        return ""
+    return f"[{value[0]:.{precision}f}, {value[1]:.{precision}f}]"
+
+
 def fmt_bytes(value: int | None) -> str:
     if value is None:
         return "—"
@@ -68,6 +75,7 @@ def make_templates(*, unsafe_sandbox: bool) -> Jinja2Templates:
         datetime=fmt_datetime,
         duration=fmt_duration,
         score=fmt_score,
+        interval=fmt_interval,
         filesize=fmt_bytes,
         percent=fmt_percent,
     )

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from ramp_server.blending.hybrid import FoldInput, blend
-from ramp_server.blending.live import Reblender, reblend_event
+from ramp_server.blending.live import reblend_event
+from ramp_server.blending.reblender import Reblender
 from ramp_server.blending.store import PredictionCache, read_fold_predictions
 from ramp_server.blending.synthetic import synthetic_proba
 from ramp_server.db.models import (

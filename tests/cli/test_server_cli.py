@@ -208,3 +208,42 @@ def test_init_creates_the_default_sqlite_database_inside_the_storage_dir(
     assert (storage / "ramp.sqlite3").is_file()
     assert main(["init"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_event_reblend_requests_a_blend_or_runs_it_now(cli, settings, event_kit):
+    from ramp_server.db.engine import open_database
+    from ramp_server.db.models import Blend
+    from ramp_server.services.blend_requests import blend_request_of
+    from ramp_server.services.events import get_event
+
+    def state() -> tuple:
+        with open_database(settings) as factory, factory() as s:
+            event = get_event(s, name="spipoll")
+            blends = s.query(Blend).filter(Blend.event_id == event.id).all()
+            return blend_request_of(s, event_id=event.id), [b.n_submissions for b in blends]
+
+    assert cli("event", "add", "--name", "spipoll", "--kit", str(event_kit))[0] == 0
+    assert state() == (None, [])
+    rc, out, err = cli("event", "reblend", "spipoll")
+    assert rc == 0, err
+    assert "requested" in out
+    requested, blends = state()
+    assert requested is not None and blends == []  # the dispatcher would blend it
+
+    assert (
+        cli("user", "add", "ann", "--email", "a@example.org", "--password", "s3cret-pass")[0] == 0
+    )
+    rc, out, err = cli(
+        "submit", "--event", "spipoll", "--user", "ann", "--name", "one", str(STARTING_KIT)
+    )
+    assert rc == 0, err
+    _score_all_folds(settings, "spipoll", int(out.split()[1]), quality=0.4)
+    rc, out, err = cli("event", "reblend", "spipoll", "--now")
+    assert rc == 0, err
+    assert "re-blended: 1 submission(s)" in out
+    assert state() == (None, [1])
+    rc, out, _ = cli("leaderboard", "--event", "spipoll", "--format", "csv")
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert float(row["ci_low"]) <= float(row["acc"]) <= float(row["ci_high"])
+    rc, _, err = cli("event", "reblend", "nope")
+    assert rc == 2 and "nope" in err

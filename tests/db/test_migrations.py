@@ -58,3 +58,57 @@ def test_downgrade_to_base_then_upgrade_again(db_url):
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_revision_0002_adds_blend_requests_and_intervals_and_downgrades_keeping_rows(db_url):
+    """0002: ``events.blend_requested_at`` and ``scores.ci_low/ci_high``; down and up again keep
+    the rows (the new columns come back empty)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from ramp_server.db.migrate import downgrade
+    from ramp_server.db.models import Event, Score, Split, Submission, User
+
+    engine = make_engine(url=db_url)
+    at = datetime(2026, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(User).values(id=1, name="ann", email="a@x.org", password_hash="x"))
+            conn.execute(
+                insert(Event).values(
+                    id=1, name="ev", title="Ev", kit_dir="k", n_folds=2,
+                    official_score_name="acc", score_types=[], blend_requested_at=at,
+                )
+            )  # fmt: skip
+            conn.execute(insert(Submission).values(id=1, event_id=1, user_id=1, name="s"))
+            conn.execute(
+                insert(Score).values(
+                    submission_id=1, event_id=1, fold=None, split=Split.VALID,
+                    score_name="acc", value=0.7, ci_low=0.68, ci_high=0.72,
+                )
+            )  # fmt: skip
+            assert conn.scalar(select(Event.blend_requested_at)) == at  # microseconds kept
+
+        downgrade(engine, "0001")
+        assert current_revision(engine) == "0001"
+        cols = {
+            t: {c["name"] for c in inspect(engine).get_columns(t)} for t in ("events", "scores")
+        }
+        assert "blend_requested_at" not in cols["events"]
+        assert not {"ci_low", "ci_high"} & cols["scores"]
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT value FROM scores").scalar() == 0.7
+
+        upgrade(engine)
+        assert current_revision(engine) == head_revision() == "0002"
+        with engine.connect() as conn:
+            assert conn.execute(select(Score.value, Score.ci_low, Score.ci_high)).one() == (
+                0.7,
+                None,
+                None,
+            )
+            assert conn.scalar(select(Event.blend_requested_at)) is None
+    finally:
+        upgrade(engine)
+        engine.dispose()

@@ -169,3 +169,73 @@ def test_public_leaderboard_is_paginated(client, event, scored, monkeypatch):
     assert len(order_shown(first.text)) == 2 and "page=2" in first.text
     second = client.get("/events/spipoll/leaderboard?page=2")
     assert len(order_shown(second.text)) == 1
+
+
+def test_leaderboards_show_the_official_scores_bootstrap_interval_and_explain_it(
+    client, event, scored, session, settings
+):
+    from ramp_server.db.models import Score, Split
+
+    def interval(sid, split):
+        row = session.scalars(
+            select(Score).where(
+                Score.submission_id == sid,
+                Score.fold.is_(None),
+                Score.split == split,
+                Score.score_name == event.official_score_name,
+            )
+        ).one()
+        assert row.ci_low <= row.value <= row.ci_high
+        return f"[{row.ci_low:.4f}, {row.ci_high:.4f}]"
+
+    from sqlalchemy import select
+
+    page = client.get("/events/spipoll/leaderboard").text
+    for sid in scored:
+        assert f'<span class="ci">{interval(sid, Split.VALID)}</span>' in page
+    note = re.search(r'<p [^>]*id="ci-note"[^>]*>(.*?)</p>', page, re.S).group(1)
+    assert "95% percentile bootstrap interval" in note
+    assert f"{settings.bootstrap_n} times" in note and "validation rows" in note
+
+    rows = client.get("/api/events/spipoll/leaderboard").json()["rows"]
+    assert {r["submission_id"]: f"[{r['ci'][0]:.4f}, {r['ci'][1]:.4f}]" for r in rows} == {
+        sid: interval(sid, Split.VALID) for sid in scored
+    }
+    competition = client.get("/events/spipoll/competition").text
+    assert 'id="ci-note"' in competition and '<span class="ci">[' in competition
+
+    from ramp_server.services import events
+
+    events.close_event(session, event=event)
+    session.commit()
+    private = client.get("/events/spipoll/private").text
+    for sid in scored:
+        assert f'<span class="ci">{interval(sid, Split.TEST)}</span>' in private
+    assert "test rows" in private
+    api_private = client.get("/api/events/spipoll/leaderboard?kind=private").json()["rows"]
+    assert all(
+        r["ci"][0] <= r["scores"][event.official_score_name] <= r["ci"][1] for r in api_private
+    )
+
+
+def test_a_withdrawal_shows_re_blend_pending_until_the_dispatcher_blends(
+    client, event, scored, session, settings
+):
+    from ramp_server.blending.live import reblend_event
+
+    reblend_event(session, settings=settings, event_id=event.id)  # the dispatcher's blend
+    for path in ("/events/spipoll", "/events/spipoll/leaderboard"):
+        assert "re-blend pending" not in client.get(path).text
+    assert client.get("/api/events/spipoll").json()["blend_requested_at"] is None
+
+    alices = scored[0]  # the client is logged in as alice
+    r = post_form(client, f"/submissions/{alices}/withdraw", follow_redirects=False)
+    assert r.status_code == 303
+    for path in ("/events/spipoll", "/events/spipoll/leaderboard"):
+        assert 'id="reblend-pending"' in client.get(path).text, path
+    assert client.get("/api/events/spipoll").json()["blend_requested_at"] is not None
+
+    summary = reblend_event(session, settings=settings, event_id=event.id)
+    assert summary.n_submissions == len(scored) - 1
+    for path in ("/events/spipoll", "/events/spipoll/leaderboard"):
+        assert "re-blend pending" not in client.get(path).text

@@ -263,3 +263,33 @@ def test_concurrent_api_submissions_are_all_recorded_exactly_once(
     session.expire_all()
     rows = session.query(Submission.user_id, Submission.name).filter_by(event_id=event.id).all()
     assert len(rows) == len(set(rows)) == len(jobs) - 1
+
+
+@pytest.mark.browser
+@SQLITE_ONLY
+def test_browser_leaderboard_shows_score_intervals_and_a_pending_reblend(
+    live_server, event, browser, session, settings, tmp_path
+):
+    from web_helpers import starting_kit_files
+
+    from ramp_server.services import accounts, events, submissions
+
+    user = accounts.sign_up(session, name="ana", email="ana@example.org", password="pass-word-1")
+    events.join_event(session, event=event, user=user)
+    session.commit()
+    sub = submissions.submit(
+        session, settings=settings, event=event, user=user, name="m", files=starting_kit_files()
+    )
+    score_submission(session, settings, sub.id, seed=3)  # scoring requests a re-blend
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server}/events/spipoll/leaderboard")
+    official = page.locator("#leaderboard tbody tr").first.locator("td").nth(3)
+    value, interval = official.inner_text().split(" ", 1)
+    low, high = (float(x) for x in interval.strip("[]").split(","))
+    assert low <= float(value) <= high
+    assert "95% percentile bootstrap interval" in page.inner_text("#ci-note")
+    assert page.inner_text("#reblend-pending") == "re-blend pending"
+    page.screenshot(
+        path=str(screenshot_dir(tmp_path) / "leaderboard_intervals.png"), full_page=True
+    )

@@ -44,6 +44,9 @@ class EventOut(BaseModel):
     approval_required: bool
     official_score_name: str
     score_types: list[dict[str, Any]]
+    blend_requested_at: datetime | None = Field(
+        None, description="a re-blend is pending since then (None: the blend is up to date)"
+    )
 
 
 class UserOut(BaseModel):
@@ -109,6 +112,7 @@ def _event_out(event: Event) -> EventOut:
         approval_required=event.approval_required,
         official_score_name=event.official_score_name,
         score_types=list(event.score_types or []),
+        blend_requested_at=event.blend_requested_at,
     )
 
 
@@ -146,7 +150,12 @@ def leaderboard(
     order: Literal["best", "worst"] = "best",
     page: int = 1,
 ) -> Any:
-    """A leaderboard as rows of dicts (public: paginated by 50, sortable by any column)."""
+    """A leaderboard as rows of dicts (public: paginated by 50, sortable by any column).
+
+    Each row's ``ci`` is ``[low, high]``, the 95% percentile bootstrap interval of its official
+    score on the board's split (``null`` when not computed); competition rows with test scores
+    also carry ``test_ci``, private rows ``valid_ci``.
+    """
     event = access.get_event(db, name)
     if kind == "private":
         if not access.can_see_private_leaderboard(event, user):

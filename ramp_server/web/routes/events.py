@@ -43,6 +43,7 @@ def event_context(request: Request, db, event: Event, user, tab: str) -> dict:  
         "tab": tab,
         "collaborative": access.is_collaborative(event),
         "show_private": access.can_see_private_leaderboard(event, user),
+        "bootstrap_n": request.app.state.settings.bootstrap_n,  # the leaderboards' intervals
     }
 
 
