@@ -63,7 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _submit(args: argparse.Namespace) -> int:
     from ramp_server.db.engine import open_database
     from ramp_server.services import ServiceError
-    from ramp_server.services.events import get_event, get_participation, join_event
+    from ramp_server.services.events import get_event
+    from ramp_server.services.participants import get_participation, join_event
     from ramp_server.services.submissions import files_from_dir, submit
     from ramp_server.services.users import get_user
 

@@ -98,7 +98,8 @@ def _user_add(args: argparse.Namespace) -> int:
 def _user_approve(args: argparse.Namespace) -> int:
     from ramp_server.db.engine import open_database, session_scope
     from ramp_server.services import ServiceError
-    from ramp_server.services.events import approve_participant, get_event
+    from ramp_server.services.events import get_event
+    from ramp_server.services.participants import approve_participant
     from ramp_server.services.users import get_user
 
     settings = settings_from_args(args)

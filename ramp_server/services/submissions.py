@@ -33,7 +33,7 @@ from ramp_server.db.models import (
     User,
     utcnow,
 )
-from ramp_server.services import NotFound, ServiceError
+from ramp_server.services import NotFound, ServiceError, participants
 from ramp_server.services import events as event_service
 from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.exports import export_archive
@@ -148,9 +148,9 @@ def submit(
     digests = {f: storage.put_blob(bytes(files[f])) for f in REQUIRED_FILES}
     event_id, user_id = event.id, user.id
 
-    participation = event_service.get_participation(session, event=event, user=user)
+    participation = participants.get_participation(session, event=event, user=user)
     if participation is None and user.is_admin:
-        participation = event_service.join_event(session, event=event, user=user, now=now)
+        participation = participants.join_event(session, event=event, user=user, now=now)
         session.commit()
     if participation is None or not participation.approved:
         raise SubmissionRejected(

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import Event, EventParticipant, LeaderboardVisibility, Submission, User
-from ramp_server.services import events
+from ramp_server.services import events, participants
 
 
 def now() -> datetime:
@@ -58,14 +58,14 @@ def is_collaborative(event: Event, at: datetime | None = None) -> bool:
 def membership(db: Session, event: Event, user: User | None) -> EventParticipant | None:
     if user is None:
         return None
-    return events.get_participation(db, event=event, user=user)
+    return participants.get_participation(db, event=event, user=user)
 
 
 def is_approved(db: Session, event: Event, user: User | None) -> bool:
     """Admins, and participants whose membership is approved."""
     if user is None:
         return False
-    return user.is_admin or events.is_participant(db, event=event, user=user)
+    return user.is_admin or participants.is_participant(db, event=event, user=user)
 
 
 def can_see_public_leaderboard(db: Session, event: Event, user: User | None) -> bool:

@@ -15,7 +15,8 @@ from ramp_server.services.blend_requests import (
     clear_blend_request,
     request_blend,
 )
-from ramp_server.services.events import event_folds, join_event, update_event
+from ramp_server.services.events import event_folds, update_event
+from ramp_server.services.participants import join_event
 from ramp_server.services.submissions import requeue, set_withdrawn_from_blend, submit
 from ramp_server.storage import Storage
 

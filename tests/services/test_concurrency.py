@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from ramp_server.db.models import Submission, SubmissionFile, SubmissionFold
 from ramp_server.db.testing import create_test_user
-from ramp_server.services.events import join_event, update_event
+from ramp_server.services.events import update_event
+from ramp_server.services.participants import join_event
 from ramp_server.services.submissions import SubmissionRejected, submit
 
 

@@ -13,16 +13,14 @@ from ramp_server.db.testing import create_test_event, create_test_user
 from ramp_server.services import NotFound
 from ramp_server.services.events import (
     EventError,
-    approve_participant,
     close_event,
     event_folds,
     get_event,
     is_collaborative,
     is_open,
-    is_participant,
-    join_event,
     update_event,
 )
+from ramp_server.services.participants import approve_participant, is_participant, join_event
 from ramp_server.storage import Storage
 
 
@@ -131,7 +129,7 @@ def test_kit_without_data_says_how_to_get_it(session, settings, tmp_path):
 
 
 def test_pre_approved_emails_are_approved_now_or_when_they_join(event, session):
-    from ramp_server.services.events import pre_approve_emails
+    from ramp_server.services.participants import pre_approve_emails
 
     update_event(session, event=event, approval_required=True)
     ann = create_test_user(session, "ann")

@@ -13,7 +13,8 @@ from ramp_server.db.models import FoldState, Score, Submission, SubmissionState
 from ramp_server.db.testing import create_test_user
 from ramp_server.kit.scoring import bagged_scores
 from ramp_server.services import leaderboards, results
-from ramp_server.services.events import event_folds, event_problem, join_event
+from ramp_server.services.events import event_folds, event_problem
+from ramp_server.services.participants import join_event
 from ramp_server.services.submissions import cancel, select_for_competition, submit
 from ramp_server.storage import Storage
 

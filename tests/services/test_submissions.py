@@ -18,7 +18,8 @@ from ramp_server.db.models import (
 )
 from ramp_server.db.testing import create_test_user
 from ramp_server.services import ServiceError
-from ramp_server.services.events import join_event, update_event
+from ramp_server.services.events import update_event
+from ramp_server.services.participants import join_event
 from ramp_server.services.results import record_fold_error
 from ramp_server.services.submissions import (
     SubmissionRejected,

@@ -23,12 +23,12 @@ def make_admin(session, client: TestClient, name: str = "root") -> None:  # noqa
 
 
 def queue_one(session, settings, event, name: str = "queued") -> Submission:  # noqa: ANN001
-    from ramp_server.services import accounts, events, submissions
+    from ramp_server.services import accounts, participants, submissions
 
     user = accounts.sign_up(
         session, name=f"u_{name}", email=f"{name}@example.org", password=PASSWORD
     )
-    events.join_event(session, event=event, user=user)
+    participants.join_event(session, event=event, user=user)
     session.commit()
     return submissions.submit(
         session, settings=settings, event=event, user=user, name=name, files=starting_kit_files()

@@ -18,10 +18,10 @@ def submit(session, settings, event, user_name: str, name: str) -> int:  # noqa:
     from sqlalchemy import select
 
     from ramp_server.db.models import User
-    from ramp_server.services import events, submissions
+    from ramp_server.services import participants, submissions
 
     user = session.scalar(select(User).where(User.name == user_name))
-    events.join_event(session, event=event, user=user)
+    participants.join_event(session, event=event, user=user)
     session.commit()
     sub = submissions.submit(
         session,

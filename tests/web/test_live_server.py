@@ -136,14 +136,14 @@ def test_browser_signup_join_submit_and_watch_the_submission(
 def test_browser_leaderboard_sorting(live_server, event, browser, session, settings, tmp_path):
     from web_helpers import starting_kit_files
 
-    from ramp_server.services import accounts, events, submissions
+    from ramp_server.services import accounts, participants, submissions
 
     ids = []
     for i, name in enumerate(["ana", "ben", "cid"]):
         user = accounts.sign_up(
             session, name=name, email=f"{name}@example.org", password="pass-word-1"
         )
-        events.join_event(session, event=event, user=user)
+        participants.join_event(session, event=event, user=user)
         session.commit()
         sub = submissions.submit(
             session,
@@ -225,14 +225,14 @@ def test_concurrent_api_submissions_are_all_recorded_exactly_once(
     from web_helpers import starting_kit_files
 
     from ramp_server.db.models import Submission
-    from ramp_server.services import accounts, events
+    from ramp_server.services import accounts, participants
 
     headers = {}
     for name in ("u1", "u2", "u3"):
         user = accounts.sign_up(
             session, name=name, email=f"{name}@example.org", password="pass-word-1"
         )
-        events.join_event(session, event=event, user=user)
+        participants.join_event(session, event=event, user=user)
         _, raw = accounts.create_api_token(session, user=user, name="bench")
         headers[name] = {"Authorization": f"Bearer {raw}"}
     session.commit()
@@ -272,10 +272,10 @@ def test_browser_leaderboard_shows_score_intervals_and_a_pending_reblend(
 ):
     from web_helpers import starting_kit_files
 
-    from ramp_server.services import accounts, events, submissions
+    from ramp_server.services import accounts, participants, submissions
 
     user = accounts.sign_up(session, name="ana", email="ana@example.org", password="pass-word-1")
-    events.join_event(session, event=event, user=user)
+    participants.join_event(session, event=event, user=user)
     session.commit()
     sub = submissions.submit(
         session, settings=settings, event=event, user=user, name="m", files=starting_kit_files()

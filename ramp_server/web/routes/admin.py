@@ -20,7 +20,7 @@ from ramp_server.db.models import (
     SubmissionState,
     User,
 )
-from ramp_server.services import accounts, events, exports
+from ramp_server.services import accounts, events, exports, participants
 from ramp_server.web import access
 from ramp_server.web.deps import AdminUser, Csrf, Db
 from ramp_server.web.routes.events import event_context
@@ -121,7 +121,7 @@ def event_admin(request: Request, db: Db, user: AdminUser, name: str) -> Respons
         ).all()
     )
     ctx.update(
-        participants=events.list_participants(db, event=event),
+        participants=participants.list_participants(db, event=event),
         counts={s.value: counts.get(s, 0) for s in SubmissionState},
     )
     return render(request, "admin/event.html", ctx)
@@ -133,7 +133,7 @@ def approve(request: Request, db: Db, user: AdminUser, name: str, user_id: int) 
     target = db.get(User, user_id)
     if target is None:
         raise HTTPException(404, f"no user {user_id}")
-    events.approve_participant(db, event=event, user=target)
+    participants.approve_participant(db, event=event, user=target)
     db.commit()
     flash(request, f"{target.name} may now submit to {event.name}.", "success")
     return RedirectResponse(request.headers.get("referer") or f"/admin/events/{name}", 303)
@@ -145,7 +145,7 @@ def preapprove(
 ) -> Response:
     event = access.get_event(db, name)
     listed = [e for e in emails.replace(",", "\n").replace(";", "\n").split() if e.strip()]
-    missing = events.pre_approve_emails(db, event=event, emails=listed)
+    missing = participants.pre_approve_emails(db, event=event, emails=listed)
     db.commit()
     done = len(listed) - len(missing)
     msg = f"{done} account(s) approved for {event.name}."

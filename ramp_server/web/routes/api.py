@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ramp_server.db.models import Event, InteractionKind
-from ramp_server.services import accounts, events, leaderboards, submissions
+from ramp_server.services import accounts, events, leaderboards, participants, submissions
 from ramp_server.web import access, submission_view
 from ramp_server.web.deps import Csrf, CurrentUser, Db, OptionalUser
 from ramp_server.web.routes.leaderboards import PAGE_SIZE, public_page
@@ -134,7 +134,7 @@ def get_event(db: Db, name: str) -> EventOut:
 @router.post("/events/{name}/join", response_model=MembershipOut, dependencies=[Csrf])
 def join_event(db: Db, user: CurrentUser, name: str) -> MembershipOut:
     event = access.get_event(db, name)
-    member = events.join_event(db, event=event, user=user)
+    member = participants.join_event(db, event=event, user=user)
     db.commit()
     return MembershipOut(event=event.name, approved=member.approved)
 

@@ -135,10 +135,10 @@ def event_page(request: Request, db: Db, user: OptionalUser, name: str) -> Respo
 
 @router.post("/events/{name}/join", dependencies=[Csrf])
 def join(request: Request, db: Db, user: CurrentUser, name: str) -> Response:
-    from ramp_server.services import events as event_service
+    from ramp_server.services import participants
 
     event = access.get_event(db, name)
-    member = event_service.join_event(db, event=event, user=user)
+    member = participants.join_event(db, event=event, user=user)
     db.commit()
     if member.approved:
         flash(
