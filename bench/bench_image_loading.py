@@ -9,7 +9,8 @@ resizes) every JPEG at every epoch, on the training loop; ours decodes once into
         [--epochs 1] [--photo-size 320x240]
 
 Prints images/s of each and the ratio. With no ``--data`` a synthetic set of ``--n`` images is
-generated in a temporary folder. The rampwf figure is the anchor run in the same process.
+generated in a temporary folder. The rampwf figure is the anchor run in the same process; each
+figure is the best of two runs.
 """
 
 from __future__ import annotations
@@ -157,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         t_cold, n_test = _kit_run(data, sub, args.n_jobs)  # decodes the JPEGs into the cache
         t_warm, _ = _kit_run(data, sub, args.n_jobs)  # every later epoch / fold / run
         t_rw2, _ = _rampwf_run(data, sub, args.n_jobs)  # anchor again (OS file cache is warm)
+        t_warm2, _ = _kit_run(data, sub, args.n_jobs)  # best of two, as for the anchor
+        t_warm = min(t_warm, t_warm2)
     # images handed to the classifier: every epoch's training images, then the test images
     n = args.epochs * (n_set - n_test) + n_test
     rw_rate = n / min(t_rw, t_rw2)

@@ -350,10 +350,11 @@ def greedy_fold(
     picks = [first]
     total = np.array(proba[first], copy=True)
     history: list[float] = []
+    base: float | None = None
     while True:
         k = len(picks)
-        mean = total / np.asarray(k, total.dtype)
-        base = sign * score(y, mean)
+        if base is None:
+            base = sign * score(y, total / np.asarray(k, total.dtype))
         history.append(sign * base)
         if k >= max_n_ensemble:
             break
@@ -362,9 +363,11 @@ def greedy_fold(
         def official(i: int, _total=total, _k=k) -> float:
             return sign * cands.official_candidate(_total, _k, i)
 
-        winner, _ = _scan(approx, delta, base, official, min_improvement)
+        winner, base = _scan(approx, delta, base, official, min_improvement)
         if winner < 0:
             break
+        # ``base`` is now the official score of the new ensemble: the scan scored exactly the
+        # array ``(total + P_winner) / (k + 1)`` that the next step would score again
         picks.append(winner)
         total += proba[winner]
     return FoldBlend(picks=picks, scores=history, n_candidates=K)

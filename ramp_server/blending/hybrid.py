@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .combine import bag_scores, clip_normalise, mean_of_picks
-from .greedy import greedy_fold
+from .greedy import FoldBlend, greedy_fold
 from .scores import ScoreType
 
 TestLoader = Callable[[int], "np.ndarray | None"]
@@ -139,6 +141,62 @@ def _nested_fold(
     return out
 
 
+@dataclass
+class _Selection:
+    """One fold's greedy selection and what the rest of the blend needs from its inputs."""
+
+    fold: FoldBlend
+    picks: list[int]  # candidate indices
+    members_valid: dict[int, np.ndarray]  # clipped + renormalised
+    best_valid: np.ndarray  # raw validation proba of the first pick
+    raw_test: dict[int, np.ndarray | None]
+    nested: np.ndarray | None
+
+
+def _first_n_classes(folds: Sequence[FoldInput], rows_all: list[np.ndarray]) -> int | None:
+    """Classes of the first usable candidate (of the first fold that has one)."""
+    for fold, rows in zip(folds, rows_all, strict=True):
+        for p in fold.valid_proba:
+            if _usable(p, len(rows), None):
+                return p.shape[1]
+    return None
+
+
+def _select(
+    fold: FoldInput,
+    rows: np.ndarray,
+    y_f: np.ndarray,
+    n_classes: int | None,
+    score: ScoreType,
+    max_n_ensemble: int,
+    min_improvement: float,
+    nested: bool,
+) -> _Selection | None:
+    avail = [i for i, p in enumerate(fold.valid_proba) if _usable(p, len(rows), n_classes)]
+    if not avail or len(rows) == 0:
+        return None
+    dtype = np.result_type(*(fold.valid_proba[i].dtype for i in avail), np.float32)
+    proba = np.empty((len(avail), len(rows), n_classes), dtype=dtype)
+    for j, i in enumerate(avail):
+        proba[j] = fold.valid_proba[i]
+    nested_pred = None
+    if nested:
+        nested_pred = _nested_fold(proba, y_f, score, max_n_ensemble, min_improvement)
+    fb = greedy_fold(
+        proba, y_f, score, max_n_ensemble=max_n_ensemble, min_improvement=min_improvement
+    )
+    picks = [avail[j] for j in fb.picks]
+    mv = {avail[j]: proba[j].copy() for j in set(fb.picks)}  # already clipped+renormalised
+    return _Selection(
+        fold=fb,
+        picks=picks,
+        members_valid=mv,
+        best_valid=np.asarray(fold.valid_proba[picks[0]]),
+        raw_test={i: fold.test_of(i) for i in set(picks)},
+        nested=nested_pred,
+    )
+
+
 def blend(
     *,
     folds: Sequence[FoldInput],
@@ -150,8 +208,15 @@ def blend(
     min_improvement: float = 0.0,
     nested: bool = False,
     progress: bool = False,
+    threads: int = 1,
 ) -> BlendResult:
-    """Blend K candidates over the CV folds; see the module docstring."""
+    """Blend K candidates over the CV folds; see the module docstring.
+
+    ``threads`` > 1 selects that many folds at once (numpy releases the GIL in the heavy steps,
+    and a fold whose inputs are still being read waits without holding back the others); the
+    folds' sequences and test loaders are then used from several threads. Results do not depend
+    on it.
+    """
     t0 = time.perf_counter()
     y_train = np.asarray(y_train, dtype=np.intp)
     K = max((len(f.valid_proba) for f in folds), default=0)
@@ -170,56 +235,59 @@ def blend(
     members_valid: list[dict[int, np.ndarray]] = []
     members_test: list[dict[int, np.ndarray]] = []
     rows_all = [np.asarray(f.valid_indices, dtype=np.intp) for f in folds]
-    iterator = enumerate(folds)
-    if progress:
-        from tqdm import tqdm
+    n_classes = _first_n_classes(folds, rows_all)
 
-        iterator = tqdm(iterator, total=F, desc="blending folds", unit="fold")
-    n_classes = None
-    for f, fold in iterator:
-        rows = rows_all[f]
-        avail = [i for i, p in enumerate(fold.valid_proba) if _usable(p, len(rows), n_classes)]
-        if avail and n_classes is None:
-            n_classes = fold.valid_proba[avail[0]].shape[1]
-            avail = [i for i in avail if fold.valid_proba[i].shape[1] == n_classes]
-        if not avail or len(rows) == 0:
-            for lst in (comb_valid, best_valid, comb_test, best_test, nested_valid):
-                lst.append(None)
-            picks_all.append([])
-            ens_scores.append([])
-            members_valid.append({})
-            members_test.append({})
-            continue
-        dtype = np.result_type(*(fold.valid_proba[i].dtype for i in avail), np.float32)
-        proba = np.empty((len(avail), len(rows), n_classes), dtype=dtype)
-        for j, i in enumerate(avail):
-            proba[j] = fold.valid_proba[i]
-        y_f = y_train[rows]
-        if nested:
-            nested_valid.append(_nested_fold(proba, y_f, score, max_n_ensemble, min_improvement))
-        fb = greedy_fold(
-            proba, y_f, score, max_n_ensemble=max_n_ensemble, min_improvement=min_improvement
+    def select(f: int) -> _Selection | None:
+        return _select(
+            folds[f],
+            rows_all[f],
+            y_train[rows_all[f]],
+            n_classes,
+            score,
+            max_n_ensemble,
+            min_improvement,
+            nested,
         )
-        picks = [avail[j] for j in fb.picks]
-        picks_all.append(picks)
-        ens_scores.append(fb.scores)
-        for i in picks:
-            fold_contrib[i, f] += 1.0 / len(picks)
-        mv = {avail[j]: proba[j].copy() for j in set(fb.picks)}  # already clipped+renormalised
-        members_valid.append(mv)
-        comb_valid.append(mean_of_picks(mv, picks))
-        best_valid.append(np.asarray(fold.valid_proba[picks[0]]))
-        del proba
-        raw_test = {i: fold.test_of(i) for i in set(picks)}
-        if all(t is not None for t in raw_test.values()):
-            mt = {i: clip_normalise(np.array(t, copy=True)) for i, t in raw_test.items()}
-            members_test.append(mt)
-            comb_test.append(mean_of_picks(mt, picks))
-            best_test.append(np.asarray(raw_test[picks[0]]))
+
+    with ExitStack() as stack:
+        if threads > 1 and F > 1:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=min(threads, F)))
+            selections = pool.map(select, range(F))  # in fold order
         else:
-            members_test.append({})
-            comb_test.append(None)
-            best_test.append(None)
+            selections = map(select, range(F))
+        if progress:
+            from tqdm import tqdm
+
+            selections = tqdm(selections, total=F, desc="blending folds", unit="fold")
+        for f, sel in enumerate(selections):
+            if sel is None:
+                for lst in (comb_valid, best_valid, comb_test, best_test, nested_valid):
+                    lst.append(None)
+                picks_all.append([])
+                ens_scores.append([])
+                members_valid.append({})
+                members_test.append({})
+                continue
+            picks = sel.picks
+            if nested:
+                nested_valid.append(sel.nested)
+            picks_all.append(picks)
+            ens_scores.append(sel.fold.scores)
+            for i in picks:
+                fold_contrib[i, f] += 1.0 / len(picks)
+            members_valid.append(sel.members_valid)
+            comb_valid.append(mean_of_picks(sel.members_valid, picks))
+            best_valid.append(sel.best_valid)
+            raw_test = sel.raw_test
+            if all(t is not None for t in raw_test.values()):
+                mt = {i: clip_normalise(np.array(t, copy=True)) for i, t in raw_test.items()}
+                members_test.append(mt)
+                comb_test.append(mean_of_picks(mt, picks))
+                best_test.append(np.asarray(raw_test[picks[0]]))
+            else:
+                members_test.append({})
+                comb_test.append(None)
+                best_test.append(None)
     fold_contrib /= max(F, 1)
     total = fold_contrib.sum()
     contrib = fold_contrib.sum(axis=1) / total if total > 0 else np.zeros(K)

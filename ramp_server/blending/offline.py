@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .hybrid import BlendResult, FoldInput, blend
+from .npz import read_npz_array
 from .scores import ScoreType, from_rampwf
 
 
@@ -128,31 +129,36 @@ def blend_kit(
             out = out / data_label
         return out / f"fold_{k}"
 
-    def load(name: str, k: int, suffix: str) -> np.ndarray | None:
+    # Without a problem.load_y_pred, rampwf reads np.load(...)["y_pred"]: read the same array
+    # with one inflate call per file (see .npz), and only the fold's validation rows.
+    custom_loader = hasattr(problem, "load_y_pred")
+
+    def load(name: str, k: int, suffix: str, rows: np.ndarray | None = None) -> np.ndarray | None:
         path = fold_dir(name, k)
         try:
-            return np.asarray(
-                load_y_pred(
-                    problem, data_path=str(ramp_data_dir), input_path=str(path), suffix=suffix
+            if custom_loader:
+                p = np.asarray(
+                    load_y_pred(
+                        problem, data_path=str(ramp_data_dir), input_path=str(path), suffix=suffix
+                    )
                 )
-            )
+                return p if rows is None else np.ascontiguousarray(p[rows])
+            return read_npz_array(path / f"y_pred_{suffix}.npz", "y_pred", rows=rows)
         except (FileNotFoundError, OSError) as exc:
             warnings.warn(
                 f"{path}: no y_pred_{suffix} ({exc}); {name} left out of fold {k}", stacklevel=2
             )
             return None
 
-    def load_valid(name: str, k: int, valid_is: np.ndarray) -> np.ndarray | None:
-        p = load(name, k, "train")
-        return None if p is None else np.ascontiguousarray(p[valid_is])
-
-    # Inflating .npz files releases the GIL: a few threads read all folds' files in the
-    # background, so later folds are read while the first ones are being blended.
-    with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
+    # Inflating releases the GIL: reader threads read all folds' files in the background (fold
+    # by fold), and each fold is blended in its own thread as soon as its files are in, so later
+    # folds are read while the first ones are being blended.
+    n_cpu = os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=min(8, max(2, n_cpu))) as pool:
         folds = []
         for k, (_, valid_is) in enumerate(cv):
             valid_is = np.asarray(valid_is)
-            futures = [pool.submit(load_valid, name, k, valid_is) for name in submissions]
+            futures = [pool.submit(load, name, k, "train", valid_is) for name in submissions]
 
             def test_loader(i: int, _k: int = k) -> np.ndarray | None:
                 return load(submissions[i], _k, "test")
@@ -170,6 +176,7 @@ def blend_kit(
             min_improvement=min_improvement,
             nested=nested,
             progress=progress,
+            threads=len(folds),
         )
     if save_output:
         out = sub_dir / "training_output"

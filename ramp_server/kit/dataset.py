@@ -74,17 +74,62 @@ def _csv_path(data_dir: Path, split: str) -> Path:
     return path
 
 
-def _parse_labels(path: Path, raw: bytes) -> pd.DataFrame:
-    import pandas as pd
+def _parse_plain(text: str) -> tuple[list[str], list[int]] | None:
+    """Ids and classes of a plain, valid ``id,class`` CSV (no quotes, nothing to report), else
+    None: pandas and the checks below then parse it and name what is wrong."""
+    if '"' in text or "\r" in text:
+        return None
+    lines = text.split("\n")
+    if lines[0].replace(" ", "") != "id,class":
+        return None
+    ids: list[str] = []
+    classes: list[int] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        fields = line.split(",")
+        if len(fields) != 2:
+            return None
+        image_id, code = fields[0].strip(), fields[1].strip()
+        if not image_id or not code.isdigit() or not code.isascii() or int(code) >= N_CLASSES:
+            return None
+        ids.append(image_id)
+        classes.append(int(code))
+    if len(set(ids)) != len(ids):
+        return None
+    return ids, classes
 
-    """Validate the bytes of a split CSV; returns a frame with ``id`` (str), ``class`` (int64)."""
-    import io
 
+def _label_arrays(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Validated ids (object array of str) and classes (int64) of a split CSV's bytes."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not UTF-8 text; save the file as UTF-8 CSV") from exc
+    plain = _parse_plain(text)  # the common case, without pandas: ~10x faster
+    if plain is not None:
+        ids = np.empty(len(plain[0]), dtype=object)
+        ids[:] = plain[0]
+        return ids, np.array(plain[1], dtype=np.int64)
+    df = _parse_text(path, text)
+    return df["id"].to_numpy(dtype=object), df["class"].to_numpy(dtype=np.int64)
+
+
+def _parse_labels(path: Path, raw: bytes) -> pd.DataFrame:
+    """Validate the bytes of a split CSV; returns a frame with ``id`` (str), ``class`` (int64)."""
+    import pandas as pd
+
+    ids, classes = _label_arrays(path, raw)
+    return pd.DataFrame({"id": ids.astype(str), "class": classes})
+
+
+def _parse_text(path: Path, text: str) -> pd.DataFrame:
+    """The pandas parse of a split CSV, naming the file, line and field of any problem."""
+    import io
+
+    import pandas as pd
+
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -273,8 +318,8 @@ def load_split(
     root = _data_dir(data_dir)
     csv_path = _csv_path(root, split)
     raw = csv_path.read_bytes()
-    labels = _parse_labels(csv_path, raw)
-    paths, images_digest = _image_paths(root, csv_path, labels["id"].to_numpy())
+    ids, classes = _label_arrays(csv_path, raw)
+    paths, images_digest = _image_paths(root, csv_path, ids)
     fingerprint = _fingerprint(raw, images_digest)
     cache = root / "cache" / f"{split}_images.npy"
     stamp = cache.with_suffix(".json")
@@ -296,7 +341,7 @@ def load_split(
         tmp_stamp.write_text(json.dumps(fingerprint, indent=1))
         os.replace(tmp_stamp, stamp)
         X = np.load(cache, mmap_mode="r")
-    return X, labels["class"].to_numpy(dtype=np.int64)
+    return X, classes
 
 
 def load_images(data_dir: str | os.PathLike, split: str, **kwargs) -> np.ndarray:

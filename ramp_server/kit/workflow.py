@@ -8,14 +8,19 @@ Same submission API as the pollenating-insects RAMP kits: ``image_preprocessor.p
 - the training order is reshuffled (seeded) every epoch;
 - the validation split is stratified and uses ``transform_test``;
 - transforms run on a thread pool with a prefetch queue, off the training loop, ``n_jobs`` wide;
+- a deterministic transform runs once per image: later epochs reuse its outputs (see
+  :mod:`ramp_server.kit.transform_cache`; ``TRANSFORM_IS_RANDOM = True`` in the preprocessor
+  module turns this off);
 - prediction goes in batches and its output is checked (shape, NaN, sign, normalisation);
 - a torch path (datasets and loaders of tensors) and the device to use.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -25,7 +30,19 @@ from pathlib import Path
 import numpy as np
 
 from ramp_server.kit import contract
+from ramp_server.kit.batching import (
+    SHARED_BUFFERS,
+    BufferPool,
+    shape_error,
+    transform_batch,
+    with_channels,
+)
 from ramp_server.kit.taxa import N_CLASSES
+from ramp_server.kit.transform_cache import DEFAULT_BUDGET, CachePlanner
+
+#: a pool task makes consecutive batches of about this many images in all, at most this many bytes
+_TASK_IMAGES = 128
+_TASK_BYTES = 16 << 20
 
 
 def default_n_jobs() -> int:
@@ -69,26 +86,6 @@ def stratified_split(
     return train_idx, valid_idx
 
 
-def _transform_batch(images: np.ndarray, order: np.ndarray, transform: Callable) -> np.ndarray:
-    """``transform`` each image into row ``order[j]`` of one float32 array (no list + stack)."""
-    out = None
-    for j, k in enumerate(order):
-        x = np.asarray(transform(images[j]))
-        if out is None:
-            out = np.empty((len(order), *x.shape), dtype=np.float32)
-        elif x.shape != out.shape[1:]:
-            raise ValueError(
-                f"transform returned an array of shape {x.shape} after one of shape "
-                f"{out.shape[1:]}: every image must give the same shape"
-            )
-        out[k] = x
-    if out is None:
-        return np.zeros((0,), dtype=np.float32)
-    if out.ndim == 3:  # single-channel transforms get a channel axis, as in rampwf
-        out = out[:, np.newaxis]
-    return out
-
-
 def _plain(value):
     """A JSON-friendly metric: numpy/torch scalars become Python numbers, others strings."""
     if hasattr(value, "item"):
@@ -106,6 +103,11 @@ class BatchGeneratorBuilder:
 
     Attributes: ``n_classes``, ``n_jobs``, ``seed``, ``nb_examples`` and, importing torch lazily,
     ``device`` (CUDA when visible, else CPU) and ``use_amp`` (True on CUDA).
+
+    ``cache_transforms``: ``"auto"`` (default) keeps the outputs of a deterministic transform
+    that is slow enough for it to pay, so later epochs reuse them; ``True`` keeps those of any
+    deterministic transform; ``False`` never keeps any. At most ``cache_budget`` bytes are kept.
+    See :mod:`ramp_server.kit.transform_cache`.
     """
 
     def __init__(
@@ -119,6 +121,9 @@ class BatchGeneratorBuilder:
         n_jobs: int | None = None,
         seed: int = 0,
         indices: np.ndarray | None = None,
+        cache_transforms: bool | str = "auto",
+        cache_budget: int = DEFAULT_BUDGET,
+        buffers: BufferPool | None = None,
     ):
         self.X_array = X_array
         self.y_array = np.asarray(y_array, dtype=np.int64)
@@ -132,6 +137,13 @@ class BatchGeneratorBuilder:
         self.seed = seed
         self.nb_examples = len(self.indices)
         self._rng = np.random.default_rng(seed)
+        # a deterministic transform may run once per image, later epochs reusing its outputs
+        self._planner = CachePlanner(self.nb_examples, mode=cache_transforms, budget=cache_budget)
+        # batch arrays, recycled once the caller dropped them (by default from a pool that the
+        # process's builders share: a worker trains fold after fold, submission after submission)
+        self._buffers = buffers if buffers is not None else SHARED_BUFFERS
+        self._scratch = threading.local()
+        self._batch_bytes = 0
         self._pool: ThreadPoolExecutor | None = None
         self._device = None
         self._t0 = time.monotonic()
@@ -144,26 +156,73 @@ class BatchGeneratorBuilder:
             self._pool = ThreadPoolExecutor(self.n_jobs, thread_name_prefix="ramp-transform")
         return self._pool
 
+    def _images_at(self, positions: np.ndarray) -> np.ndarray:
+        """The images at sorted ``positions``, in a per-thread scratch array (not handed out)."""
+        rows = self.indices[positions]
+        scratch = getattr(self._scratch, "images", None)
+        shape = (len(rows), *self.X_array.shape[1:])
+        if scratch is None or scratch.shape[0] < len(rows) or scratch.shape[1:] != shape[1:]:
+            scratch = self._scratch.images = np.empty(shape, dtype=self.X_array.dtype)
+        # np.take into a plain ndarray: no memmap subclass object per image, no fresh pages
+        return np.take(self.X_array, rows, axis=0, out=scratch[: len(rows)])
+
     def _batch(self, positions: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray]:
         rows = self.indices[positions]
-        order = np.argsort(rows)  # sorted reads are kinder to a memory-mapped cache
-        # a plain ndarray: iterating a np.memmap costs a subclass object per image
-        images = np.asarray(self.X_array[rows[order]])
         transform = self.transform_img if train else self.transform_test_img
-        return _transform_batch(images, order, transform), self.y_array[rows]
+        cache = self._planner.cache_for(transform, self._images_at, positions)
+        if cache is None:
+            order = np.argsort(rows)  # sorted reads are kinder to a memory-mapped cache
+            images = self._images_at(positions[order])
+            X = transform_batch(images, order, transform, self._buffers.take)
+        else:
+            while True:  # compute the missing images once, even across threads
+                mine, others = cache.claim(positions)
+                if len(mine):
+                    try:
+                        images = self._images_at(mine)
+                        values = transform_batch(images, np.arange(len(mine)), transform)
+                        if values.shape[1:] != cache.shape:
+                            raise shape_error(values.shape[1:], cache.shape)
+                    except BaseException:
+                        cache.release(mine)
+                        raise
+                    cache.store(mine, values)
+                if not len(others):
+                    break
+                cache.wait(others)  # then claim again what a failed thread gave up
+            X = cache.gather(positions, self._buffers.take((len(positions), *cache.shape)))
+        self._batch_bytes = X.nbytes
+        return with_channels(X), self.y_array[rows]
 
     def _stream(
         self, plan: Iterator[np.ndarray], train: bool, convert: Callable
     ) -> Iterator[tuple]:
-        """Run ``_batch`` over ``plan`` on the pool, keeping ``2*n_jobs`` batches in flight."""
+        """Run ``_batch`` over ``plan`` on the pool, ``2*n_jobs`` tasks in flight.
+
+        A task makes a few consecutive batches (about ``_TASK_IMAGES`` images, at most
+        ``_TASK_BYTES``): one hand-over between threads per task rather than per batch.
+        """
         pending: deque[Future] = deque()
+        plan = iter(plan)
+
+        def run(group: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+            return [self._batch(positions, train) for positions in group]
+
         try:
-            for positions in plan:
-                pending.append(self.pool.submit(self._batch, positions, train))
+            for first in plan:
+                n = max(1, _TASK_IMAGES // max(1, len(first)))
+                if self._batch_bytes:
+                    n = max(1, min(n, _TASK_BYTES // self._batch_bytes))
+                else:
+                    n = 1  # output size unknown yet
+                group = [first, *itertools.islice(plan, n - 1)]
+                pending.append(self.pool.submit(run, group))
                 if len(pending) >= 2 * self.n_jobs:
-                    yield convert(*pending.popleft().result())
+                    for item in pending.popleft().result():
+                        yield convert(*item)
             while pending:
-                yield convert(*pending.popleft().result())
+                for item in pending.popleft().result():
+                    yield convert(*item)
         finally:
             for fut in pending:
                 fut.cancel()
@@ -265,13 +324,21 @@ class BatchGeneratorBuilder:
     def __getstate__(self) -> dict:  # e.g. torch DataLoader workers: the pool stays here
         state = self.__dict__.copy()
         state["_pool"] = None
+        state["_buffers"] = BufferPool()
+        state["_scratch"] = None
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._scratch = threading.local()
+
     def close(self) -> None:
-        """Stop the transform threads (the builder stays usable: they restart on demand)."""
+        """Stop the transform threads and free the cached transforms (the builder stays usable:
+        both come back on demand)."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        self._planner.clear()
 
 
 class ImageClassifierWorkflow:
@@ -333,6 +400,7 @@ class ImageClassifierWorkflow:
             n_classes=self.n_classes,
             n_jobs=self.n_jobs,
             seed=self.seed,
+            cache_transforms=False,  # one pass: nothing to reuse
         )
         line = contract.method_line(clf_file, "predict_proba") if clf_file else None
         chunks = []

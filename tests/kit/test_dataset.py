@@ -194,3 +194,19 @@ def test_class_names_come_from_class_codes(kit_copy):
     (data / "class_codes.csv").write_text("\n".join(codes) + "\n", encoding="utf-8")
     names = dataset.read_class_names(data)
     assert names[3] == "Abeille domestique" and names[0] == CLASS_NAMES[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id,class\na1,3\nb2,0\nc3,17\n",  # plain: parsed without pandas
+        "\ufeff id , class \n a1 , 03\n\nb2,0\nc3, 17 \n",  # BOM, spaces, blank line, 03
+        'id,class\r\n"a1",3\r\nb2,"0"\r\nc3,17.0\r\n',  # quotes, CRLF, 17.0: through pandas
+    ],
+    ids=["plain", "loose", "quoted"],
+)
+def test_label_csv_spellings_give_the_same_table(tmp_path, text):
+    (tmp_path / "train.csv").write_bytes(text.encode("utf-8"))
+    labels = dataset.read_labels(tmp_path, "train")
+    assert labels["id"].tolist() == ["a1", "b2", "c3"]
+    assert labels["class"].tolist() == [3, 0, 17] and labels["class"].dtype == np.int64
