@@ -40,11 +40,18 @@ class FoldInput:
     ``valid_proba[i]`` is candidate ``i``'s (n_valid, d) probabilities on ``valid_indices`` (None:
     missing); ``test_proba`` is a sequence or a loader ``i -> array`` called only for picked
     candidates (None: no test scores).
+
+    Optional, to spare a copy of all the fold's predictions: ``stacked`` (K, n_valid, d) whose
+    row ``i`` is ``valid_proba[i]`` (or a function returning it, called once those are read),
+    which the blend may then normalise in place, reading the raw predictions it still needs
+    through ``raw_valid(i)`` (both or neither). Used only when every row is that candidate's.
     """
 
     valid_indices: np.ndarray
     valid_proba: Sequence[np.ndarray | None]
     test_proba: Sequence[np.ndarray | None] | TestLoader | None = None
+    stacked: np.ndarray | Callable[[], np.ndarray | None] | None = None
+    raw_valid: Callable[[int], np.ndarray | None] | None = None
 
     def test_of(self, i: int) -> np.ndarray | None:
         if self.test_proba is None:
@@ -119,6 +126,10 @@ def _usable(arr: np.ndarray | None, n_rows: int, n_classes: int | None) -> bool:
     return not np.isnan(arr).any()
 
 
+def _address(arr: np.ndarray) -> int:
+    return arr.__array_interface__["data"][0]
+
+
 def _halves(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint, stratified, deterministic halves of the rows of ``y``."""
     order = np.argsort(y, kind="stable")
@@ -176,9 +187,22 @@ def _select(
     if not avail or len(rows) == 0:
         return None
     dtype = np.result_type(*(fold.valid_proba[i].dtype for i in avail), np.float32)
-    proba = np.empty((len(avail), len(rows), n_classes), dtype=dtype)
-    for j, i in enumerate(avail):
-        proba[j] = fold.valid_proba[i]
+    shape = (len(avail), len(rows), n_classes)
+    stacked = fold.stacked() if callable(fold.stacked) else fold.stacked
+    in_place = (
+        stacked is not None
+        and fold.raw_valid is not None
+        and len(avail) == len(fold.valid_proba)
+        and stacked.shape == shape
+        and stacked.dtype == dtype
+        and all(_address(fold.valid_proba[i]) == _address(stacked[i]) for i in avail)
+    )
+    if in_place:  # every candidate usable: blend the caller's array itself
+        proba = stacked
+    else:
+        proba = np.empty(shape, dtype=dtype)
+        for j, i in enumerate(avail):
+            proba[j] = fold.valid_proba[i]
     nested_pred = None
     if nested:
         nested_pred = _nested_fold(proba, y_f, score, max_n_ensemble, min_improvement)
@@ -187,11 +211,14 @@ def _select(
     )
     picks = [avail[j] for j in fb.picks]
     mv = {avail[j]: proba[j].copy() for j in set(fb.picks)}  # already clipped+renormalised
+    best = fold.raw_valid(picks[0]) if in_place else fold.valid_proba[picks[0]]
+    if best is None:
+        raise ValueError(f"the raw predictions of candidate {picks[0]} could not be read again")
     return _Selection(
         fold=fb,
         picks=picks,
         members_valid=mv,
-        best_valid=np.asarray(fold.valid_proba[picks[0]]),
+        best_valid=np.asarray(best),
         raw_test={i: fold.test_of(i) for i in set(picks)},
         nested=nested_pred,
     )

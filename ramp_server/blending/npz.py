@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
 import zipfile
 import zlib
 
@@ -30,10 +31,9 @@ except ImportError:  # pragma: no cover - the package is a dependency; zlib does
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra length
 
 
-def _fallback(path: str | os.PathLike, key: str, rows: np.ndarray | None) -> np.ndarray:
+def _fallback(path: str | os.PathLike, key: str) -> np.ndarray:
     with np.load(path, allow_pickle=False) as npz:
-        arr = npz[key]
-    return arr if rows is None else np.ascontiguousarray(arr[rows])
+        return npz[key]
 
 
 def read_npz_array(
@@ -44,6 +44,14 @@ def read_npz_array(
     Raises ``FileNotFoundError`` for a missing file, ``KeyError`` for a missing array and
     ``ValueError``/``OSError`` for a malformed file.
     """
+    arr = read_npz_view(path, key)
+    if rows is not None:
+        return np.ascontiguousarray(arr[rows])
+    return arr if arr.flags.writeable else np.array(arr)
+
+
+def read_npz_view(path: str | os.PathLike, key: str = "y_pred") -> np.ndarray:
+    """``np.load(path)[key]``, possibly a read-only view of the inflated bytes (no copy)."""
     with open(path, "rb") as fh:
         try:
             zf = zipfile.ZipFile(fh)
@@ -56,16 +64,16 @@ def read_npz_array(
             or infos[0].flag_bits & 0x1  # encrypted
             or infos[0].compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
         ):
-            return _fallback(path, key, rows)
+            return _fallback(path, key)
         info = infos[0]
         fh.seek(info.header_offset)
         sig, name_len, extra_len = _LOCAL_HEADER.unpack(fh.read(_LOCAL_HEADER.size))
         if sig != b"PK\x03\x04":
             raise ValueError(f"{path}: corrupt .npz file (bad local header)")
         fh.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
-        data = fh.read(info.compress_size)
-    if len(data) != info.compress_size:
-        raise ValueError(f"{path}: truncated .npz file")
+        data = _scratch(info.compress_size)  # reused: no fresh pages for every file
+        if fh.readinto(data) != info.compress_size:
+            raise ValueError(f"{path}: truncated .npz file")
     if info.compress_type == zipfile.ZIP_DEFLATED:
         try:
             if _libdeflate is not None:
@@ -74,9 +82,14 @@ def read_npz_array(
                 data = zlib.decompress(data, -15, max(info.file_size, 1))
         except (zlib.error, _DeflateError) as exc:
             raise ValueError(f"{path}: corrupt .npz file ({exc})") from None
+    else:
+        data = bytes(data)  # the scratch buffer is reused by the next read
     if len(data) != info.file_size:
         raise ValueError(f"{path}: corrupt .npz file (size {len(data)} != {info.file_size})")
-    head = io.BytesIO(data[:65536])
+    # the .npy header: magic + version (8 bytes), its length (2 bytes in format 1.0, else 4)
+    size_bytes = 2 if len(data) > 7 and data[6] == 1 else 4
+    head_len = 8 + size_bytes + int.from_bytes(bytes(data[8 : 8 + size_bytes]), "little")
+    head = io.BytesIO(bytes(data[:head_len]))
     try:
         version = np.lib.format.read_magic(head)
     except ValueError as exc:
@@ -86,13 +99,22 @@ def read_npz_array(
     elif version == (2, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
     else:
-        return _fallback(path, key, rows)
+        return _fallback(path, key)
     if dtype.hasobject:
-        return _fallback(path, key, rows)
+        return _fallback(path, key)
     count = int(np.prod(shape, dtype=np.int64))
     if head.tell() + count * dtype.itemsize != len(data):
         raise ValueError(f"{path}: corrupt .npy member (size does not match its header)")
     arr = np.frombuffer(data, dtype=dtype, count=count, offset=head.tell())
-    arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
-    # ``data`` is immutable bytes: hand out a copy (of the requested rows only)
-    return np.array(arr) if rows is None else np.ascontiguousarray(arr[rows])
+    return arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
+
+
+_local = threading.local()
+
+
+def _scratch(size: int) -> memoryview:
+    """A per-thread reusable buffer of ``size`` bytes."""
+    buf = getattr(_local, "buf", None)
+    if buf is None or len(buf) < size:
+        buf = _local.buf = bytearray(max(size, 1 << 20))
+    return memoryview(buf)[:size]

@@ -10,6 +10,7 @@ Each file is read once; the test predictions only for the submissions a fold pic
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .hybrid import BlendResult, FoldInput, blend
-from .npz import read_npz_array
+from .npz import read_npz_view
 from .scores import ScoreType, from_rampwf
 
 
@@ -39,6 +40,27 @@ class _Futures(Sequence):
 
     def __getitem__(self, i):  # noqa: ANN001 - int index, as a list
         return self._futures[i].result()
+
+
+class _FoldStack:
+    """One fold's validation predictions of every submission in one array, filled by readers."""
+
+    def __init__(self, n_submissions: int, n_rows: int) -> None:
+        self.shape = (n_submissions, n_rows)
+        self.array: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def row(self, i: int, full: np.ndarray) -> np.ndarray | None:
+        """Row ``i`` of the array (allocated like ``full`` on first use), None if ``full``
+        (a submission's predictions on all training rows) does not fit in it."""
+        if full.ndim != 2:
+            return None
+        with self._lock:
+            if self.array is None:
+                self.array = np.empty((*self.shape, full.shape[1]), dtype=full.dtype)
+        if full.shape[1] != self.array.shape[2] or full.dtype != self.array.dtype:
+            return None
+        return self.array[i]
 
 
 def load_kit_problem(kit_dir: str | os.PathLike) -> ModuleType:
@@ -133,7 +155,14 @@ def blend_kit(
     # with one inflate call per file (see .npz), and only the fold's validation rows.
     custom_loader = hasattr(problem, "load_y_pred")
 
-    def load(name: str, k: int, suffix: str, rows: np.ndarray | None = None) -> np.ndarray | None:
+    def load(
+        name: str,
+        k: int,
+        suffix: str,
+        rows: np.ndarray | None = None,
+        stack: _FoldStack | None = None,
+        slot: int = 0,
+    ) -> np.ndarray | None:
         path = fold_dir(name, k)
         try:
             if custom_loader:
@@ -142,8 +171,14 @@ def blend_kit(
                         problem, data_path=str(ramp_data_dir), input_path=str(path), suffix=suffix
                     )
                 )
-                return p if rows is None else np.ascontiguousarray(p[rows])
-            return read_npz_array(path / f"y_pred_{suffix}.npz", "y_pred", rows=rows)
+            else:
+                p = read_npz_view(path / f"y_pred_{suffix}.npz", "y_pred")
+            if rows is None:
+                return p if p.flags.writeable else np.array(p)
+            out = stack.row(slot, p) if stack is not None else None
+            if out is None:
+                return np.ascontiguousarray(p[rows])
+            return np.take(p, rows, axis=0, out=out)
         except (FileNotFoundError, OSError) as exc:
             warnings.warn(
                 f"{path}: no y_pred_{suffix} ({exc}); {name} left out of fold {k}", stacklevel=2
@@ -158,13 +193,27 @@ def blend_kit(
         folds = []
         for k, (_, valid_is) in enumerate(cv):
             valid_is = np.asarray(valid_is)
-            futures = [pool.submit(load, name, k, "train", valid_is) for name in submissions]
+            # the readers write each submission's rows straight into one (K, n, d) array
+            stack = _FoldStack(len(submissions), len(valid_is))
+            futures = [
+                pool.submit(load, name, k, "train", valid_is, stack, i)
+                for i, name in enumerate(submissions)
+            ]
 
             def test_loader(i: int, _k: int = k) -> np.ndarray | None:
                 return load(submissions[i], _k, "test")
 
+            def raw_valid(i: int, _k: int = k, _rows: np.ndarray = valid_is) -> np.ndarray | None:
+                return load(submissions[i], _k, "train", _rows)
+
             folds.append(
-                FoldInput(valid_is, _Futures(futures), test_loader if y_test is not None else None)
+                FoldInput(
+                    valid_is,
+                    _Futures(futures),
+                    test_loader if y_test is not None else None,
+                    stacked=lambda _stack=stack: _stack.array,
+                    raw_valid=raw_valid,
+                )
             )
         result = blend(
             folds=folds,

@@ -119,3 +119,44 @@ def test_offline_blend_honours_a_problem_load_y_pred(tmp_path):
     assert again.picks == reference.picks
     assert again.combined_valid_scores == reference.combined_valid_scores
     assert again.combined_test_scores == reference.combined_test_scores
+
+
+@pytest.mark.parametrize("failed", [{}, {"sub_0002": [1]}], ids=["all-usable", "a-failed-fold"])
+def test_offline_blend_equals_a_blend_of_the_arrays_read_with_np_load(tmp_path, failed):
+    # the offline path blends the readers' (K, n, d) array in place (or copies it when a
+    # submission is unusable on a fold); both must give what plain per-submission arrays give
+    kit = tmp_path / "kit"
+    names = write_synthetic_kit(
+        kit, n_submissions=6, n_train=300, n_test=90, n_classes=5, seed=4, failed=failed
+    )
+    ours, _, _ = blend_kit(
+        ramp_kit_dir=kit,
+        ramp_data_dir=kit,
+        submissions=names,
+        progress=False,
+        ramp_submission_dir=kit / "submissions",
+    )
+    labels = np.load(kit / "data" / "labels.npz")
+    score = from_rampwf(rst.Accuracy(name="acc", precision=4), n_classes=5)
+    out = kit / "submissions"
+    folds = []
+    for k in range(3):
+        rows = labels[f"valid_{k}"]
+        valid = [
+            np.load(out / n / "training_output" / f"fold_{k}" / "y_pred_train.npz")["y_pred"][rows]
+            for n in names
+        ]
+        test = [
+            np.load(out / n / "training_output" / f"fold_{k}" / "y_pred_test.npz")["y_pred"]
+            for n in names
+        ]
+        folds.append(FoldInput(rows, valid, test))
+    plain = blend(
+        folds=folds, y_train=labels["y_train"], y_test=labels["y_test"], score=score, names=names
+    )
+    assert ours.picks == plain.picks
+    assert ours.combined_valid_scores == plain.combined_valid_scores
+    assert ours.foldwise_best_valid_scores == plain.foldwise_best_valid_scores
+    assert ours.combined_test_scores == plain.combined_test_scores
+    if failed:
+        assert 2 not in ours.picks[1]
