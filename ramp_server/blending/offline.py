@@ -4,7 +4,8 @@ Reads ``<submissions>/<name>/training_output[/<data_label>]/fold_<k>/y_pred_{tra
 (what ``ramp-test --save-output`` writes; ``problem.load_y_pred`` is honoured) and, with
 ``save_output``, writes ``<submissions>/training_output[/<data_label>]/`` ``contributivities.csv``,
 ``bagged_scores_combined.csv`` and ``bagged_scores_foldwise_best.csv`` with ramp-blend's columns.
-Each file is read once; the test predictions only for the submissions a fold picked.
+Each file is read once (a fold's best single model twice), the test predictions only for the
+submissions a fold picked.
 """
 
 from __future__ import annotations
