@@ -1,4 +1,5 @@
-"""Making batches of transformed images without touching fresh memory for each one.
+"""Making batches of transformed images: the per-image loop, recycled batch arrays, the shared
+transform threads, and the rampwf helpers (labels, splits, batch counts).
 
 A 64-image batch of 64×64×3 float32 is 3 MiB. Allocated anew for every batch, such arrays come
 back from glibc's per-thread arenas as freshly mapped pages (the arenas trim what is freed), so
@@ -10,10 +11,12 @@ so a batch that is kept is never overwritten.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -95,3 +98,64 @@ def transform_batch(
 def with_channels(batch: np.ndarray) -> np.ndarray:
     """Single-channel transforms get a channel axis, as in rampwf."""
     return batch[:, np.newaxis] if batch.ndim == 3 else batch
+
+
+#: a pool task makes consecutive batches of about this many images in all, at most this many bytes
+TASK_IMAGES = 128
+TASK_BYTES = 16 << 20
+
+
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def transform_pool(n_jobs: int) -> ThreadPoolExecutor:
+    """The process's ``n_jobs``-thread transform pool: builders share it (no thread start-up per
+    fit or prediction); keyed by pid too, as a forked child has none of its parent's threads."""
+    key = (os.getpid(), n_jobs)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = ThreadPoolExecutor(n_jobs, thread_name_prefix="ramp-transform")
+        return pool
+
+
+def default_n_jobs() -> int:
+    """``RAMP_N_JOBS`` when set, else the CPUs this process may use."""
+    env = os.environ.get("RAMP_N_JOBS")
+    if env:
+        return max(1, int(env))
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def get_nb_minibatches(nb_samples: int, batch_size: int) -> int:
+    """Number of minibatches of an epoch (the last one may be smaller)."""
+    return -(-int(nb_samples) // int(batch_size))
+
+
+def to_categorical(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """One-hot float32 matrix of integer labels."""
+    y = np.asarray(y, dtype=np.int64).ravel()
+    out = np.zeros((len(y), n_classes), dtype=np.float32)
+    out[np.arange(len(y)), y] = 1.0
+    return out
+
+
+def stratified_split(
+    y: np.ndarray, valid_ratio: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of a stratified (train, valid) split; each class keeps one training example."""
+    if not 0.0 <= valid_ratio < 1.0:
+        raise ValueError(f"valid_ratio must be in [0, 1), got {valid_ratio}")
+    train, valid = [], []
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        n_valid = int(round(valid_ratio * len(members)))
+        n_valid = min(n_valid, len(members) - 1)
+        valid.append(members[:n_valid])
+        train.append(members[n_valid:])
+    train_idx = np.sort(np.concatenate(train)) if train else np.zeros(0, np.int64)
+    valid_idx = np.sort(np.concatenate(valid)) if valid else np.zeros(0, np.int64)
+    return train_idx, valid_idx

@@ -32,58 +32,20 @@ import numpy as np
 from ramp_server.kit import contract
 from ramp_server.kit.batching import (
     SHARED_BUFFERS,
+    TASK_BYTES,
+    TASK_IMAGES,
     BufferPool,
+    default_n_jobs,
+    get_nb_minibatches,
     shape_error,
+    stratified_split,
+    to_categorical,
     transform_batch,
+    transform_pool,
     with_channels,
 )
 from ramp_server.kit.taxa import N_CLASSES
 from ramp_server.kit.transform_cache import DEFAULT_BUDGET, CachePlanner
-
-#: a pool task makes consecutive batches of about this many images in all, at most this many bytes
-_TASK_IMAGES = 128
-_TASK_BYTES = 16 << 20
-
-
-def default_n_jobs() -> int:
-    """``RAMP_N_JOBS`` when set, else the CPUs this process may use."""
-    env = os.environ.get("RAMP_N_JOBS")
-    if env:
-        return max(1, int(env))
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def get_nb_minibatches(nb_samples: int, batch_size: int) -> int:
-    """Number of minibatches of an epoch (the last one may be smaller)."""
-    return -(-int(nb_samples) // int(batch_size))
-
-
-def to_categorical(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """One-hot float32 matrix of integer labels."""
-    y = np.asarray(y, dtype=np.int64).ravel()
-    out = np.zeros((len(y), n_classes), dtype=np.float32)
-    out[np.arange(len(y)), y] = 1.0
-    return out
-
-
-def stratified_split(
-    y: np.ndarray, valid_ratio: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of a stratified (train, valid) split; each class keeps one training example."""
-    if not 0.0 <= valid_ratio < 1.0:
-        raise ValueError(f"valid_ratio must be in [0, 1), got {valid_ratio}")
-    train, valid = [], []
-    for c in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == c))
-        n_valid = int(round(valid_ratio * len(members)))
-        n_valid = min(n_valid, len(members) - 1)
-        valid.append(members[:n_valid])
-        train.append(members[n_valid:])
-    train_idx = np.sort(np.concatenate(train)) if train else np.zeros(0, np.int64)
-    valid_idx = np.sort(np.concatenate(valid)) if valid else np.zeros(0, np.int64)
-    return train_idx, valid_idx
 
 
 def _plain(value):
@@ -145,6 +107,7 @@ class BatchGeneratorBuilder:
         self._scratch = threading.local()
         self._batch_bytes = 0
         self._pool: ThreadPoolExecutor | None = None
+        self._pending: set[Future] = set()  # tasks of this builder's streams, not yet handed over
         self._device = None
         self._t0 = time.monotonic()
 
@@ -153,7 +116,7 @@ class BatchGeneratorBuilder:
     @property
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.n_jobs, thread_name_prefix="ramp-transform")
+            self._pool = transform_pool(self.n_jobs)
         return self._pool
 
     def _images_at(self, positions: np.ndarray) -> np.ndarray:
@@ -199,8 +162,8 @@ class BatchGeneratorBuilder:
     ) -> Iterator[tuple]:
         """Run ``_batch`` over ``plan`` on the pool, ``2*n_jobs`` tasks in flight.
 
-        A task makes a few consecutive batches (about ``_TASK_IMAGES`` images, at most
-        ``_TASK_BYTES``): one hand-over between threads per task rather than per batch.
+        A task makes a few consecutive batches (about ``TASK_IMAGES`` images, at most
+        ``TASK_BYTES``): one hand-over between threads per task rather than per batch.
         """
         pending: deque[Future] = deque()
         plan = iter(plan)
@@ -210,22 +173,28 @@ class BatchGeneratorBuilder:
 
         try:
             for first in plan:
-                n = max(1, _TASK_IMAGES // max(1, len(first)))
+                n = max(1, TASK_IMAGES // max(1, len(first)))
                 if self._batch_bytes:
-                    n = max(1, min(n, _TASK_BYTES // self._batch_bytes))
+                    n = max(1, min(n, TASK_BYTES // self._batch_bytes))
                 else:
                     n = 1  # output size unknown yet
                 group = [first, *itertools.islice(plan, n - 1)]
                 pending.append(self.pool.submit(run, group))
+                self._pending.add(pending[-1])
                 if len(pending) >= 2 * self.n_jobs:
-                    for item in pending.popleft().result():
+                    done = pending.popleft()
+                    self._pending.discard(done)
+                    for item in done.result():
                         yield convert(*item)
             while pending:
-                for item in pending.popleft().result():
+                done = pending.popleft()
+                self._pending.discard(done)
+                for item in done.result():
                     yield convert(*item)
         finally:
             for fut in pending:
                 fut.cancel()
+                self._pending.discard(fut)
 
     def _epoch_plan(
         self, positions: np.ndarray, batch_size: int, shuffle: bool, forever: bool
@@ -324,6 +293,7 @@ class BatchGeneratorBuilder:
     def __getstate__(self) -> dict:  # e.g. torch DataLoader workers: the pool stays here
         state = self.__dict__.copy()
         state["_pool"] = None
+        state["_pending"] = set()
         state["_buffers"] = BufferPool()
         state["_scratch"] = None
         return state
@@ -333,11 +303,12 @@ class BatchGeneratorBuilder:
         self._scratch = threading.local()
 
     def close(self) -> None:
-        """Stop the transform threads and free the cached transforms (the builder stays usable:
-        both come back on demand)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Cancel this builder's queued transforms and free its cached ones (the builder stays
+        usable: both come back on demand)."""
+        for fut in list(self._pending):  # the threads are shared: cancel only our tasks
+            fut.cancel()
+        self._pending.clear()
+        self._pool = None
         self._planner.clear()
 
 
