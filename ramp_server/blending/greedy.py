@@ -39,7 +39,7 @@ from .scores import LABEL_KINDS, ScoreType, label_scores
 _TOP_M = 4  # rival classes examined on the fast path
 _CHUNK_ELEMENTS = 1 << 22  # candidates are processed in chunks of about this many floats
 _DENSE_CHUNK = 1 << 19  # floats per chunk of the dense path (stays in cache)
-_DENSE_UNTIL = 0.04  # the dense path is left once fewer labels than this fraction change
+_DENSE_PAIRS = 0.1  # above this fraction of (candidate, row) pairs to re-examine, go dense
 
 
 @dataclass
@@ -70,8 +70,7 @@ class _Candidates:
         self._g2max: np.ndarray | None = None
         self._c2: np.ndarray | None = None
         self.normalised = False
-        self._dense = True  # label scores: start with the dense path (see _dense_label_scores)
-        self._dense_buf: np.ndarray | None = None
+        self._dense_buf: np.ndarray | None = None  # see _dense_label_scores
 
     @property
     def delta(self) -> float:
@@ -103,8 +102,6 @@ class _Candidates:
     def _label_scores(self, total: np.ndarray | None, k: int) -> np.ndarray:
         if total is None:
             return self._single_label_scores()
-        if self._dense:
-            return self._dense_label_scores(total, k)
         K, n, d = self.proba.shape
         y = self.y
         flat = self.proba.reshape(-1)
@@ -157,6 +154,8 @@ class _Candidates:
             ga, g2a = self._gap[:, active], self._g2[:, active]
             ii, loc = np.nonzero((g2a >= lim2[active]) | (ga >= lim3[active]))
             rr = active[loc]
+        if len(ii) > _DENSE_PAIRS * K * n:  # (the state above stays up to date either way)
+            return self._dense_label_scores(total, k)
         hit_star = cstar == y
         tp = np.tile(np.bincount(cstar[hit_star], minlength=d), (K, 1))
         pc = np.tile(np.bincount(cstar, minlength=d), (K, 1))
@@ -210,29 +209,24 @@ class _Candidates:
     def _dense_label_scores(self, total: np.ndarray, k: int) -> np.ndarray:
         """Every candidate's labels on every row, as the official score computes them.
 
-        Cheaper than the sparse path while many (candidate, row) pairs may change the label
-        (the first few steps); switches to it for good once few labels actually change.
+        Cheaper than examining pairs one by one when many (candidate, row) pairs may change
+        the label (typically the first few steps).
         """
         K, n, d = self.proba.shape
         tp = np.empty((K, d), dtype=np.int64)
         pc = np.empty((K, d), dtype=np.int64)
-        cstar = np.argmax(total, axis=1)
         step = max(1, _DENSE_CHUNK // (n * d))
         if self._dense_buf is None:  # one buffer for all the dense steps
             self._dense_buf = np.empty((min(step, K), n, d), dtype=total.dtype)
         buf = self._dense_buf
-        changed = 0
         for a in range(0, K, step):
             b = min(K, a + step)
             chunk = np.add(self.proba[a:b], total, out=buf[: b - a])
             chunk /= k + 1  # the same operations, in the same order, as the official mean
             lab = np.argmax(chunk, axis=2)
-            changed += int(np.count_nonzero(lab != cstar))
             key = lab + (np.arange(b - a) * d)[:, None]
             pc[a:b] = np.bincount(key.ravel(), minlength=(b - a) * d).reshape(-1, d)
             tp[a:b] = np.bincount(key[lab == self.y], minlength=(b - a) * d).reshape(-1, d)
-        if changed < _DENSE_UNTIL * K * n:
-            self._dense, self._dense_buf = False, None
         return label_scores(self.score, tp, pc, self.true_count)
 
     def singles(self) -> np.ndarray:
