@@ -1,4 +1,4 @@
-"""``ramp-server event add|update|list|close|reblend``: events from a kit folder and their rules."""
+"""``ramp-server event add|update|list|close|reblend|fill-intervals``: events from a kit folder and their rules."""
 
 from __future__ import annotations
 
@@ -166,6 +166,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--now", action="store_true", help="blend in this process now and wait for the result"
     )
     r.set_defaults(func=_reblend)
+    fi = esub.add_parser(
+        "fill-intervals",
+        help="compute the bootstrap intervals that scored submissions lack",
+        description="Submissions scored before the intervals existed (or while bootstrap_n was "
+        "0) have none on the leaderboards: compute them from the stored predictions.",
+    )
+    fi.add_argument("name", help="event name")
+    fi.set_defaults(func=_fill_intervals)
     ls = esub.add_parser("list", help="list events and their rules")
     ls.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     ls.set_defaults(func=_list)
@@ -285,6 +293,25 @@ def _reblend(args: argparse.Namespace) -> int:
         f"event {args.name} re-blended: {done.n_submissions} submission(s), "
         f"hybrid {done.score_name} {done.combined_valid} in {done.time_s:.2f} s"
     )
+    return 0
+
+
+def _fill_intervals(args: argparse.Namespace) -> int:
+    from ramp_server.db.engine import open_database
+    from ramp_server.services import ServiceError
+    from ramp_server.services.events import get_event
+    from ramp_server.services.score_intervals import fill_missing_intervals
+
+    settings = settings_from_args(args)
+    if settings.bootstrap_n <= 0:
+        raise CliError("bootstrap_n is 0 (RAMP_BOOTSTRAP_N): intervals are turned off")
+    with open_database(settings) as factory, factory() as session:
+        try:
+            event = get_event(session, name=args.name)
+        except ServiceError as exc:
+            raise CliError(str(exc)) from exc
+        n = fill_missing_intervals(session, settings=settings, event=event)
+    print(f"event {args.name}: intervals computed for {n} submission(s)")
     return 0
 
 

@@ -192,11 +192,31 @@ def record_fold_result(
     return sub
 
 
+def bagging_inputs(
+    *, settings: Settings, event: Event, submission_id: int, folds: list[int]
+) -> dict[str, Any]:
+    """The stored fold predictions and the labels that a submission's bagged scores (and their
+    intervals) are computed from, as keyword arguments of ``bagged_scores``."""
+    from ramp_server.blending.store import read_fold_predictions
+
+    storage = Storage.from_settings(settings)
+    preds = [
+        read_fold_predictions(storage.predictions_path(event.name, submission_id, k)) for k in folds
+    ]
+    y_train, y_test = _labels(settings, event)
+    return {
+        "y_train": y_train,
+        "valid_indices": [p.valid_indices for p in preds],
+        "valid_probas": [np.asarray(p.valid_proba, dtype=np.float64) for p in preds],
+        "y_test": y_test,
+        "test_probas": [np.asarray(p.test_proba, dtype=np.float64) for p in preds],
+    }
+
+
 def _finish_if_complete(
     session: Session, *, settings: Settings, submission_id: int, now: datetime
 ) -> bool:
     """Bag and mark scored once every fold is scored; True for the one caller that did it."""
-    from ramp_server.blending.store import read_fold_predictions
     from ramp_server.kit.scoring import bagged_scores
 
     lock_row(session, Submission, submission_id)
@@ -216,20 +236,10 @@ def _finish_if_complete(
         session.rollback()
         return False
     event = sub.event
-    storage = Storage.from_settings(settings)
-    preds = [
-        read_fold_predictions(storage.predictions_path(event.name, submission_id, f.fold))
-        for f in folds
-    ]
-    y_train, y_test = _labels(settings, event)
     problem = event_problem(settings=settings, event=event)
-    arrays = {
-        "y_train": y_train,
-        "valid_indices": [p.valid_indices for p in preds],
-        "valid_probas": [np.asarray(p.valid_proba, dtype=np.float64) for p in preds],
-        "y_test": y_test,
-        "test_probas": [np.asarray(p.test_proba, dtype=np.float64) for p in preds],
-    }
+    arrays = bagging_inputs(
+        settings=settings, event=event, submission_id=submission_id, folds=[f.fold for f in folds]
+    )
     bagged = bagged_scores(problem, **arrays)
     ci = bagged_score_intervals(
         problem, official=event.official_score_name, n_boot=settings.bootstrap_n, **arrays

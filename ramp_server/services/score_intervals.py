@@ -7,6 +7,8 @@ always get the same interval); the predictions stay fixed, so the interval shows
 score moves with the finite evaluation set — the noise of a leaderboard gap.
 Computed for the official score and every score type with a vectorized form (accuracy, error,
 NLL, balanced accuracy, macro recall); others would call rampwf once per resample.
+:func:`fill_missing_intervals` (``ramp-server event fill-intervals``) computes them later for
+submissions scored without them.
 """
 
 from __future__ import annotations
@@ -14,10 +16,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from ramp_server.db.models import Split
+from ramp_server.db.models import (
+    Event,
+    Score,
+    Split,
+    Submission,
+    SubmissionFold,
+    SubmissionState,
+)
+
+if TYPE_CHECKING:
+    from ramp_server.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +89,54 @@ def bagged_score_intervals(
     except Exception:  # noqa: BLE001 - an interval is a nicety; the score itself must be recorded
         log.exception("bootstrap intervals failed")
         return {}
+
+
+def fill_missing_intervals(session: Session, *, settings: Settings, event: Event) -> int:
+    """Compute and store the intervals of the event's scored submissions whose official bagged
+    score has none (scored before intervals existed, or while ``bootstrap_n`` was 0).
+
+    Returns the number of submissions filled; each is committed on its own, so an interrupted
+    run keeps what it did and a second run goes on from there.
+    """
+    from ramp_server.services.events import event_problem
+    from ramp_server.services.results import bagging_inputs
+
+    if settings.bootstrap_n <= 0:
+        return 0
+    missing = session.scalars(
+        select(Score.submission_id)
+        .join(Submission, Submission.id == Score.submission_id)
+        .where(
+            Score.event_id == event.id,
+            Score.fold.is_(None),
+            Score.score_name == event.official_score_name,
+            Score.ci_low.is_(None),
+            Submission.state == SubmissionState.SCORED,
+        )
+        .distinct()
+        .order_by(Score.submission_id)
+    ).all()
+    problem = event_problem(settings=settings, event=event)
+    filled = 0
+    for submission_id in missing:
+        folds = session.scalars(
+            select(SubmissionFold.fold)
+            .where(SubmissionFold.submission_id == submission_id)
+            .order_by(SubmissionFold.fold)
+        ).all()
+        arrays = bagging_inputs(
+            settings=settings, event=event, submission_id=submission_id, folds=list(folds)
+        )
+        intervals = bagged_score_intervals(
+            problem, official=event.official_score_name, n_boot=settings.bootstrap_n, **arrays
+        )
+        rows = session.scalars(
+            select(Score).where(Score.submission_id == submission_id, Score.fold.is_(None))
+        )
+        for row in rows:
+            low_high = intervals.get(row.split, {}).get(row.score_name)
+            if low_high is not None:
+                row.ci_low, row.ci_high = low_high
+        session.commit()
+        filled += bool(intervals)
+    return filled

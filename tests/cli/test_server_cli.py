@@ -247,3 +247,37 @@ def test_event_reblend_requests_a_blend_or_runs_it_now(cli, settings, event_kit)
     assert float(row["ci_low"]) <= float(row["acc"]) <= float(row["ci_high"])
     rc, _, err = cli("event", "reblend", "nope")
     assert rc == 2 and "nope" in err
+
+
+def test_event_fill_intervals_computes_the_missing_ones(cli, settings, event_kit, monkeypatch):
+    assert cli("event", "add", "--name", "spipoll", "--kit", str(event_kit))[0] == 0
+    assert (
+        cli("user", "add", "ann", "--email", "a@example.org", "--password", "s3cret-pass")[0] == 0
+    )
+    rc, out, err = cli(
+        "submit", "--event", "spipoll", "--user", "ann", "--name", "one", str(STARTING_KIT)
+    )
+    assert rc == 0, err
+    # scored while the intervals were turned off: the leaderboard has none
+    _score_all_folds(
+        settings.model_copy(update={"bootstrap_n": 0}), "spipoll", int(out.split()[1]), quality=0.4
+    )
+    row = next(
+        csv.DictReader(io.StringIO(cli("leaderboard", "--event", "spipoll", "--format", "csv")[1]))
+    )
+    assert row["ci_low"] == ""
+
+    rc, out, err = cli("event", "fill-intervals", "spipoll")
+    assert rc == 0, err
+    assert "intervals computed for 1 submission(s)" in out
+    row = next(
+        csv.DictReader(io.StringIO(cli("leaderboard", "--event", "spipoll", "--format", "csv")[1]))
+    )
+    assert float(row["ci_low"]) <= float(row["acc"]) <= float(row["ci_high"])
+    assert "for 0 submission(s)" in cli("event", "fill-intervals", "spipoll")[1]
+
+    rc, _, err = cli("event", "fill-intervals", "nope")
+    assert rc == 2 and "nope" in err
+    monkeypatch.setenv("RAMP_BOOTSTRAP_N", "0")
+    rc, _, err = cli("event", "fill-intervals", "spipoll")
+    assert rc == 2 and "bootstrap_n is 0" in err

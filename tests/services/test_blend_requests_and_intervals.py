@@ -166,3 +166,26 @@ def test_no_interval_when_bootstrap_n_is_zero(session, settings, event, ann, sta
         r["submission_id"]: r["ci"] for r in leaderboards.public_leaderboard(session, event=event)
     }
     assert rows[other.id] is None and rows[sub.id] is not None
+
+
+def test_fill_missing_intervals_gives_what_scoring_would_have_stored(
+    session, settings, event, ann, starting_kit_files
+):
+    from ramp_server.services.score_intervals import fill_missing_intervals
+
+    with_ci = _submit(session, settings, event, ann, "a", starting_kit_files)
+    _score(session, settings, event, with_ci.id, quality=0.3, seed=2)
+    expected = _intervals(session, with_ci.id)
+    # the same predictions scored while intervals were off (as before revision 0002)
+    without = settings.model_copy(update={"bootstrap_n": 0})
+    late = _submit(session, without, event, ann, "b", starting_kit_files)
+    _score(session, without, event, late.id, quality=0.3, seed=2)
+    session.expire_all()
+    assert {v[1:] for v in _intervals(session, late.id).values()} == {(None, None)}
+
+    assert fill_missing_intervals(session, settings=without, event=event) == 0  # turned off
+    assert fill_missing_intervals(session, settings=settings, event=event) == 1
+    session.expire_all()
+    assert _intervals(session, late.id) == expected
+    assert _intervals(session, with_ci.id) == expected  # untouched
+    assert fill_missing_intervals(session, settings=settings, event=event) == 0  # nothing left
