@@ -214,6 +214,58 @@ def create_test_event(
     return ev
 
 
+def create_scored_submissions(
+    session: Session, *, settings: Settings, event, user_id: int, n: int
+) -> list[int]:
+    """``n`` submissions of ``user_id``, each scored on every fold through the results service
+    (as the engine reports them) with synthetic predictions of increasing quality; their ids."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from ramp_server.blending.synthetic import synthetic_proba
+    from ramp_server.db.models import Submission, SubmissionFold, SubmissionState, utcnow
+    from ramp_server.kit.taxa import N_CLASSES as n_classes
+    from ramp_server.services import results
+    from ramp_server.services.events import event_folds
+    from ramp_server.storage import Storage
+
+    storage = Storage.from_settings(settings)
+    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
+    y_test = np.load(storage.test_labels_path(event.name))
+    folds = event_folds(settings=settings, event=event)
+    ids = []
+    for i in range(n):
+        sub = Submission(
+            event_id=event.id,
+            user_id=user_id,
+            name=f"m{i}",
+            state=SubmissionState.TRAINING,
+            submitted_at=utcnow() + timedelta(seconds=i),
+        )
+        session.add(sub)
+        session.flush()
+        session.add_all(
+            SubmissionFold(submission_id=sub.id, fold=k) for k in range(len(folds.valid))
+        )
+        session.commit()
+        rng = np.random.default_rng(i)
+        for k, valid in enumerate(folds.valid):
+            results.record_fold_result(
+                session,
+                settings=settings,
+                submission_id=sub.id,
+                fold=k,
+                valid_proba=synthetic_proba(rng, y_train[valid], n_classes, strength=1.0 + i),
+                test_proba=synthetic_proba(rng, y_test, n_classes, strength=1.0 + i),
+                train_time=1.0,
+                valid_time=0.1,
+                test_time=0.1,
+            )
+        ids.append(sub.id)
+    return ids
+
+
 @pytest.fixture
 def event(session: Session, settings: Settings, event_kit: Path):
     """An open event ``spipoll`` (no delay, no quota) on the test database."""

@@ -4,63 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 
-import numpy as np
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from ramp_server.blending.reblender import Reblender
 from ramp_server.blending.store import PredictionCache
-from ramp_server.blending.synthetic import synthetic_proba
-from ramp_server.db.models import Blend, Submission, SubmissionFold, SubmissionState, utcnow
-from ramp_server.db.testing import create_test_user
+from ramp_server.db.models import Blend, Submission
+from ramp_server.db.testing import create_scored_submissions, create_test_user
 from ramp_server.engine.blend_requests import BlendRequestPoller
-from ramp_server.services import results
 from ramp_server.services.blend_requests import blend_request_of
-from ramp_server.services.events import event_folds
 from ramp_server.services.submissions import set_withdrawn_from_blend
 from ramp_server.storage import Storage
-
-
-def _scored(session, settings, event, n):
-    """``n`` submissions scored through the results service (each sets the event's mark)."""
-    user = create_test_user(session, "alice")
-    storage = Storage.from_settings(settings)
-    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
-    y_test = np.load(storage.test_labels_path(event.name))
-    folds = event_folds(settings=settings, event=event)
-    ids = []
-    for i in range(n):
-        sub = Submission(
-            event_id=event.id,
-            user_id=user.id,
-            name=f"m{i}",
-            state=SubmissionState.TRAINING,
-            submitted_at=utcnow() + timedelta(seconds=i),
-        )
-        session.add(sub)
-        session.flush()
-        session.add_all(
-            SubmissionFold(submission_id=sub.id, fold=k) for k in range(len(folds.valid))
-        )
-        session.commit()
-        rng = np.random.default_rng(i)
-        for k, valid in enumerate(folds.valid):
-            results.record_fold_result(
-                session,
-                settings=settings,
-                submission_id=sub.id,
-                fold=k,
-                valid_proba=synthetic_proba(rng, y_train[valid], 18, strength=1.0 + i),
-                test_proba=synthetic_proba(rng, y_test, 18, strength=1.0 + i),
-                train_time=1.0,
-                valid_time=0.1,
-                test_time=0.1,
-            )
-        ids.append(sub.id)
-    return ids
 
 
 def _wait_for(condition, timeout: float = 180.0) -> bool:
@@ -75,7 +31,9 @@ def _wait_for(condition, timeout: float = 180.0) -> bool:
 def test_a_request_made_while_a_blend_runs_is_not_lost(
     session, session_factory, db_engine, settings, event
 ):
-    ids = _scored(session, settings, event, 3)
+    ids = create_scored_submissions(
+        session, settings=settings, event=event, user_id=create_test_user(session, "alice").id, n=3
+    )
     reblender = Reblender(
         settings, session_factory=session_factory, debounce_s=0.0, cache=PredictionCache()
     )
@@ -128,7 +86,9 @@ def test_a_request_made_while_a_blend_runs_is_not_lost(
 def test_the_poller_blends_a_mark_left_by_another_process_and_retries_a_failed_blend(
     session, session_factory, settings, event
 ):
-    ids = _scored(session, settings, event, 2)  # the marks a previous dispatcher never blended
+    ids = create_scored_submissions(  # the marks a previous dispatcher never blended
+        session, settings=settings, event=event, user_id=create_test_user(session, "alice").id, n=2
+    )
     storage = Storage.from_settings(settings)
     labels = storage.public_dir(event.name) / "train_labels.npy"
     hidden = labels.with_suffix(".hidden")

@@ -8,61 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ramp_server.blending.synthetic import synthetic_proba
-from ramp_server.db.models import Blend, Submission, SubmissionFold, SubmissionState, utcnow
-from ramp_server.db.testing import create_test_user
-from ramp_server.services import results
+from ramp_server.db.models import Blend, Submission
+from ramp_server.db.testing import create_scored_submissions, create_test_user
 from ramp_server.services.blend_requests import blend_request_of
-from ramp_server.services.events import event_folds
-from ramp_server.storage import Storage
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _scored_submissions(session, settings, event, user, n):
-    """``n`` submissions scored through the results service, as the engine reports them."""
-    storage = Storage.from_settings(settings)
-    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
-    y_test = np.load(storage.test_labels_path(event.name))
-    folds = event_folds(settings=settings, event=event)
-    ids = []
-    for i in range(n):
-        sub = Submission(
-            event_id=event.id,
-            user_id=user.id,
-            name=f"m{i}",
-            state=SubmissionState.TRAINING,
-            submitted_at=utcnow() + timedelta(seconds=i),
-        )
-        session.add(sub)
-        session.flush()
-        session.add_all(
-            SubmissionFold(submission_id=sub.id, fold=k) for k in range(len(folds.valid))
-        )
-        session.commit()
-        rng = np.random.default_rng(i)
-        for k, valid in enumerate(folds.valid):
-            results.record_fold_result(
-                session,
-                settings=settings,
-                submission_id=sub.id,
-                fold=k,
-                valid_proba=synthetic_proba(rng, y_train[valid], 18, strength=1.0 + i),
-                test_proba=synthetic_proba(rng, y_test, 18, strength=1.0 + i),
-                train_time=1.0,
-                valid_time=0.1,
-                test_time=0.1,
-            )
-        ids.append(sub.id)
-    return ids
 
 
 def _csrf(client: TestClient, path: str) -> str:
@@ -94,7 +50,9 @@ def test_withdrawal_on_the_web_site_is_reblended_by_the_dispatcher_process(
     from ramp_server.web.app import create_app
 
     ann = create_test_user(session, "ann")
-    ids = _scored_submissions(session, settings, engine_event, ann, 3)
+    ids = create_scored_submissions(
+        session, settings=settings, event=engine_event, user_id=ann.id, n=3
+    )
     env = {
         **os.environ,
         "RAMP_STORAGE_DIR": str(settings.storage_dir),
