@@ -16,9 +16,11 @@ from ramp_server.db.models import (
     FoldState,
     Score,
     Submission,
+    SubmissionCredit,
     SubmissionFile,
     SubmissionFold,
     SubmissionState,
+    User,
 )
 from ramp_server.services import submissions
 from ramp_server.storage import Storage
@@ -124,6 +126,43 @@ def score_table(db: Session, sub: Submission, *, include_test: bool) -> ScoreTab
     present = {key for values in by_fold.values() for key in values}
     columns = [(sp, n) for sp in ("train", "valid", "test") for n in names if (sp, n) in present]
     return ScoreTable(names, rows, columns)
+
+
+@dataclass
+class CreditLink:
+    """One credit between two submissions, as the page lists it."""
+
+    submission_id: int
+    owner: str
+    name: str
+    percent: float
+
+
+@dataclass
+class Credits:
+    """What a submission credited at upload (``given``) and who credited it (``received``)."""
+
+    given: list[CreditLink]
+    received: list[CreditLink]
+
+
+def credits(db: Session, sub: Submission) -> Credits:
+    """The submission's credits both ways, largest share first."""
+
+    def links(mine: object, other: object) -> list[CreditLink]:
+        rows = db.execute(
+            select(Submission.id, User.name, Submission.name, SubmissionCredit.percent)
+            .join(SubmissionCredit, other == Submission.id)
+            .join(User, User.id == Submission.user_id)
+            .where(mine == sub.id)
+            .order_by(SubmissionCredit.percent.desc(), Submission.id)
+        )
+        return [CreditLink(*row) for row in rows]
+
+    return Credits(
+        given=links(SubmissionCredit.submission_id, SubmissionCredit.credited_submission_id),
+        received=links(SubmissionCredit.credited_submission_id, SubmissionCredit.submission_id),
+    )
 
 
 def code_files(storage: Storage, sub: Submission) -> dict[str, str]:

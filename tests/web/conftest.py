@@ -1,14 +1,18 @@
-"""Web fixtures: the app on a real database (SQLite and PostgreSQL), a real event, helpers."""
+"""Web fixtures: the app on a real database (SQLite and PostgreSQL), a real event, helpers,
+the app served by uvicorn on a loopback port and headless Chromium driven by Playwright."""
 
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import REPO_ROOT
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +82,42 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(passwords, "_hasher", lambda: fast)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:  # noqa: ANN001
+    """The app served by uvicorn in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium (/usr/bin/chromium) launched by Playwright."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

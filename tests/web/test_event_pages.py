@@ -74,6 +74,25 @@ def test_joining_an_open_event_allows_submitting(client, event):
     assert client.get("/events/spipoll/submit").status_code == 200
 
 
+def test_submit_button_is_shown_only_while_the_event_accepts_submissions(client, event, session):
+    from datetime import timedelta
+
+    from ramp_server.db.models import utcnow
+    from ramp_server.services import events
+
+    signup(client, "alice")
+    join(client)
+    event.opening_at = utcnow() + timedelta(days=1)
+    session.commit()
+    page = client.get("/events/spipoll").text
+    assert 'href="/events/spipoll/submit"' not in page and "submissions not open yet" in page
+    event.opening_at = None
+    events.close_event(session, event=event)
+    session.commit()
+    page = client.get("/events/spipoll").text
+    assert 'href="/events/spipoll/submit"' not in page and "submissions closed" in page
+
+
 def test_joining_an_event_with_approval_waits_for_an_admin(client, make_event):
     make_event(approval_required=True)
     signup(client, "bob")

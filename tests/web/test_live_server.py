@@ -8,49 +8,11 @@ from __future__ import annotations
 import os
 import re
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from web_helpers import score_submission
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:  # noqa: ANN001
-    """The app served by uvicorn in a thread; yields its base URL."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+from web_helpers import SQLITE_ONLY, score_submission, screenshot_dir
 
 
 def test_running_server_serves_pages_api_and_static_files(live_server, event):
@@ -64,27 +26,6 @@ def test_running_server_serves_pages_api_and_static_files(live_server, event):
         assert http.get("/api/openapi.json").json()["info"]["title"]
         # no external resources: every src/href is local
         assert not re.search(r'(src|href)="https?://', page.text)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    """Where screenshots go: $RAMP_SCREENSHOT_DIR if set (to look at them), else tmp."""
-    target = Path(os.environ.get("RAMP_SCREENSHOT_DIR") or tmp_path)
-    target.mkdir(parents=True, exist_ok=True)
-    return target
 
 
 @pytest.mark.browser
@@ -104,7 +45,7 @@ def test_browser_signup_join_submit_and_watch_the_submission(
     page.click("text=" + event.title)
     page.click("#join-btn")
     page.wait_for_selector("text=You joined")
-    page.screenshot(path=str(screenshot_dir(tmp_path) / "event.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir(tmp_path, "live_server") / "event.png"), full_page=True)
     page.click("a.btn:has-text('Submit')")
     assert "class BatchClassifier" in page.input_value("#code-batch_classifier")
     page.fill("#sub-name", "first_try")
@@ -125,6 +66,11 @@ def test_browser_signup_join_submit_and_watch_the_submission(
     jobs.note_fold_run(session, submission_id=sid, fold=0, progress={"epoch": 1, "n_epochs": 4})
     expect(page.locator("#state-badge")).to_have_text("training", timeout=15_000)
     expect(page.locator("#state-detail")).to_contain_text("epoch 1/4")
+    # the folds table follows too: the claimed fold's state and epoch, the others still queued
+    first_fold = page.locator("#folds tr[data-fold='0']")
+    expect(first_fold.locator("[data-field=fold-state]")).to_have_text("training")
+    expect(first_fold.locator("[data-field=fold-epoch]")).to_have_text("1/4")
+    expect(page.locator("#folds [data-field=fold-state].queued")).to_have_count(event.n_folds - 1)
     score_submission(session, settings, sid)
     expect(page.locator("#state-badge")).to_have_text("scored", timeout=15_000)
     page.wait_for_selector("#scores")
@@ -174,7 +120,9 @@ def test_browser_leaderboard_sorting(live_server, event, browser, session, setti
     page.wait_for_url(re.compile(rf".*sort={spec['name']}&order=worst"))
     worst = [float(v) for v in shown()]
     assert worst == sorted(worst, reverse=spec["is_lower_better"])
-    page.screenshot(path=str(screenshot_dir(tmp_path) / "leaderboard.png"), full_page=True)
+    page.screenshot(
+        path=str(screenshot_dir(tmp_path, "live_server") / "leaderboard.png"), full_page=True
+    )
 
 
 @SQLITE_ONLY
@@ -291,5 +239,6 @@ def test_browser_leaderboard_shows_score_intervals_and_a_pending_reblend(
     assert "95% percentile bootstrap interval" in page.inner_text("#ci-note")
     assert page.inner_text("#reblend-pending") == "re-blend pending"
     page.screenshot(
-        path=str(screenshot_dir(tmp_path) / "leaderboard_intervals.png"), full_page=True
+        path=str(screenshot_dir(tmp_path, "live_server") / "leaderboard_intervals.png"),
+        full_page=True,
     )

@@ -226,6 +226,33 @@ def test_credits_are_recorded_with_the_submission(client, make_event, session, s
 
 
 @SQLITE_ONLY
+def test_submission_pages_list_the_credits_given_and_received(
+    client, other_client, make_event, session, settings
+):
+    make_event(public_opening_at=utcnow() - timedelta(minutes=1))
+    signup(client, "alice")
+    join(client)
+    base = submit_via_form(client, "base")
+    score_submission(session, settings, base)
+    signup(other_client, "bob")
+    join(other_client)
+    form = editor_form("remix")
+    form.update({"credit_sub": str(base), "credit_pct": "40"})
+    r = post_form(other_client, "/events/spipoll/submit", form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    remix = int(r.headers["location"].rsplit("/", 1)[1])
+    given = other_client.get(f"/submissions/{remix}").text
+    assert 'id="credits-given"' in given
+    assert f'<a href="/submissions/{base}">alice / base</a> (40 %)' in given
+    received = client.get(f"/submissions/{base}").text
+    assert f'<a href="/submissions/{remix}">bob / remix</a> (40 %)' in received
+    assert 'id="credits-given"' not in received
+    # a submission without credits either way has no credits section
+    plain = submit_via_form(client, "plain")
+    assert 'id="credits"' not in client.get(f"/submissions/{plain}").text
+
+
+@SQLITE_ONLY
 def test_credit_candidates_put_the_submissions_one_looked_at_first(
     client, other_client, make_event, session, settings
 ):

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct-horse-9"
+#: Debian's chromium package, driven by Playwright (no browser download)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+#: the browser tests run on SQLite only (the database paths are covered by the other tests)
+SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+
+
+def screenshot_dir(tmp_path: Path, *parts: str) -> Path:
+    """Where screenshots go: $RAMP_SCREENSHOT_DIR if set (scripts/test sets it, CI keeps the
+    folder as an artefact), else ``tmp_path``; ``parts`` name a subfolder."""
+    target = Path(os.environ.get("RAMP_SCREENSHOT_DIR") or tmp_path).joinpath(*parts)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def csrf_of(client: TestClient, path: str = "/") -> str:

@@ -68,6 +68,7 @@ def submission_page(request: Request, db: Db, user: CurrentUser, submission_id: 
             db, sub, include_test=access.can_see_private_leaderboard(event, user)
         ),
         code=code,
+        credits=submission_view.credits(db, sub),
         traceback=traceback,
         pygments_css=submission_view.pygments_css(),
         candidates=diff_candidates(db, sub, user),

@@ -18,6 +18,15 @@
     set("[data-field=detail]", data.progress_text || "");
     const bar = box.querySelector(".progress > div");
     if (bar) bar.style.width = Math.round(100 * (data.progress || 0)) + "%";
+    // each fold's state and epoch in the folds table (times and scores come with the reload)
+    for (const f of data.folds || []) {
+      const row = document.querySelector('#folds tr[data-fold="' + f.fold + '"]');
+      if (!row) continue;
+      const state = row.querySelector("[data-field=fold-state]");
+      if (state) { state.textContent = f.state; state.className = "badge " + f.state; }
+      const epoch = row.querySelector("[data-field=fold-epoch]");
+      if (epoch && f.epoch != null) epoch.textContent = f.epoch + (f.n_epochs ? "/" + f.n_epochs : "");
+    }
     if (terminal.has(data.state)) {
       // Scores, tracebacks and times are rendered server-side: reload once at the end.
       if (box.getAttribute("data-state") !== data.state) window.location.reload();
