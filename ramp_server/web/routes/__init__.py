@@ -15,6 +15,7 @@ ROUTE_MODULES = (
     "leaderboards",
     "admin",
     "api",
+    "health",
 )
 
 
