@@ -26,7 +26,6 @@ import os
 import platform
 import re
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SCALED_CONSTANTS = ("N_EPOCHS",)
 QUICK = {"subset": 1500, "test_subset": 500, "epochs_scale": 0.2}
 
 
@@ -60,28 +58,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.epochs_scale is None:
         args.epochs_scale = 1.0
     return args
-
-
-def scaled_copy(src: Path, dst: Path, scale: float) -> dict[str, tuple[int, int]]:
-    """Copy a submission folder, multiplying its N_EPOCHS constant by ``scale``."""
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("training_output", "__pycache__"))
-    changes: dict[str, tuple[int, int]] = {}
-    if scale == 1.0:
-        return changes
-    for path in dst.glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-
-        def repl(match: re.Match) -> str:
-            old = int(match.group(2))
-            new = max(1, round(old * scale))
-            changes[match.group(1)] = (old, new)
-            return f"{match.group(1)} = {new}"
-
-        pattern = rf"^({'|'.join(SCALED_CONSTANTS)})\s*=\s*(\d+)"
-        path.write_text(re.sub(pattern, repl, text, flags=re.M), encoding="utf-8")
-    return changes
 
 
 def load_problem():
@@ -113,7 +89,9 @@ def train_submission(name, src, X, y, X_test, cv, args, workflow) -> dict:
     from ramp_server.blending.store import write_fold_predictions
 
     code_dir = args.out / "code" / name
-    changes = scaled_copy(src, code_dir, args.epochs_scale)
+    from ramp_server.kit.epochs import scaled_copy
+
+    changes = scaled_copy(src, code_dir, scale=args.epochs_scale, reason="model ladder")
     if changes:
         print("  scaled: " + ", ".join(f"{k} {a} → {b}" for k, (a, b) in changes.items()))
     train_s, predict_s = [], []

@@ -1,14 +1,21 @@
 """The platform demo (``scripts/demo``): synthetic data, an event, a few participants, training, web.
 
-Everything goes through the public ``ramp-server`` verbs, the same scripting contract operators
-use, on the embedded default (SQLite file + local Dask cluster in ``--storage``). Re-running it
-reuses what is already there.
+Every change goes through the public ``ramp-server`` verbs, the same scripting contract operators
+use, on the embedded default (SQLite file + local Dask cluster in ``--storage``). Running it
+again resumes: what exists is kept, nothing is submitted twice, interrupted folds are requeued
+by the dispatcher.
+
+The ``demo`` profile (default) builds the event from a stratified subset of the data so that
+training and blending of the demo submissions end within minutes on two CPU cores; the event
+page says so. ``--profile full`` uses the whole data set (hours on a CPU).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,35 +23,65 @@ from ramp_server.cli import main as cli
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT = "spipoll"
-#: (participant, submission folder) pairs submitted by the demo, in order
-DEMO_SUBMISSIONS = (
-    ("alice", "starting_kit"),
-    ("bob", "colour_features"),
-    ("carol", "centre_crop"),
-)
+#: reference submissions the demo submits by default, in this order by USERS[0], USERS[1]...
+DEMO_SUBMISSIONS = ("starting_kit", "colour_features", "centre_crop", "small_resnet")
+USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
 PASSWORD = "demo-password"
+#: images of the demo profile's stratified subset (train, test)
+DEMO_SIZE = (2400, 600)
+#: epochs of the slow CNNs in the demo profile (their code says so on its N_EPOCHS line)
+DEMO_EPOCHS = {"small_resnet": 8, "heuritech_cnn": 5, "cnn_no_dropout": 5}
 
 
 def _run(*argv: str, allow_fail: bool = False) -> int:
-    print("$ ramp-server " + " ".join(argv), flush=True)
+    print("$ " + shlex.join(("ramp-server", *argv)), flush=True)
     code = cli(list(argv))
+    if code == 130:  # Ctrl-C inside a verb: stop the demo too
+        raise KeyboardInterrupt
     if code and not allow_fail:
-        raise SystemExit(f"demo step failed (exit {code}): ramp-server {' '.join(argv)}")
+        raise SystemExit(f"demo step failed (exit {code}): {shlex.join(('ramp-server', *argv))}")
     return code
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.splitlines()[0])
     p.add_argument("--storage", default="var/demo", help="storage directory (default: var/demo)")
     p.add_argument(
-        "--n", type=int, default=20348, help="synthetic images to generate if data/ is empty"
+        "--data",
+        default=str(REPO / "data"),
+        help="full data folder; synthetic data is generated there if it is empty (default: data)",
+    )
+    p.add_argument(
+        "--n", type=_positive, default=20348, help="synthetic images to generate if data is empty"
+    )
+    p.add_argument(
+        "--profile",
+        choices=("demo", "full"),
+        default="demo",
+        help="demo: the event uses a stratified subset (minutes on 2 CPU cores); full: all images",
+    )
+    p.add_argument(
+        "--demo-size",
+        nargs=2,
+        type=_positive,
+        metavar=("N_TRAIN", "N_TEST"),
+        default=DEMO_SIZE,
+        help=f"images of the demo profile's subset (default: {DEMO_SIZE[0]} {DEMO_SIZE[1]})",
     )
     p.add_argument(
         "--submissions",
         nargs="*",
         default=None,
-        help="submission folders to submit (default: starting_kit colour_features centre_crop)",
+        help="folders of submissions/ to submit (default: " + " ".join(DEMO_SUBMISSIONS) + ")",
     )
+    p.add_argument("--workers", type=_positive, default=None, help="local Dask worker processes")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on")
     p.add_argument("--port", type=int, default=8000, help="port to serve on")
     p.add_argument(
@@ -55,73 +92,151 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    os.chdir(REPO)
-    os.environ.setdefault("RAMP_STORAGE_DIR", str(Path(args.storage).resolve()))
-    data = REPO / "data"
+def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
+    """The kit folder the event is made from, and a sentence on its data for the event page."""
+    data = Path(args.data).resolve()
     if not (data / "train.csv").is_file():
         from ramp_server.kit.synth import generate
 
         print(f"==> generating {args.n} synthetic SPIPOLL images into {data}", flush=True)
-        generate(data, seed=0, n=args.n)
+        generate(data, seed=0, n=args.n, progress=True)
+    if args.profile == "full" and data == REPO / "data":
+        return REPO, "It uses the full data set."
+    kit = storage / "kit"
+    (kit / "submissions").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "problem.py", kit / "problem.py")
+    shutil.copytree(
+        REPO / "submissions" / "starting_kit",
+        kit / "submissions" / "starting_kit",
+        ignore=shutil.ignore_patterns("training_output", "__pycache__"),
+        dirs_exist_ok=True,
+    )
+    if args.profile == "full":
+        if (kit / "data").is_symlink() or not (kit / "data").exists():
+            (kit / "data").unlink(missing_ok=True)
+            (kit / "data").symlink_to(data, target_is_directory=True)
+        return kit, "It uses the full data set."
+    from ramp_server.kit.subset import write_subset
+
+    n_train, n_test = args.demo_size
+    if (kit / "data").is_symlink():
+        (kit / "data").unlink()
+    print(f"==> demo profile: stratified subset of {n_train} + {n_test} images", flush=True)
+    summary = write_subset(data, kit / "data", n_train=n_train, n_test=n_test)
+    return kit, (
+        f"**Demo profile**: this event uses {summary.describe()}, and the demo submits the "
+        "slowest reference CNNs with fewer epochs (see `N_EPOCHS` in their code), so that "
+        "the demo trains and blends in minutes on a laptop; scores are lower than on the "
+        "full data. Run `scripts/demo --profile full` for the real thing."
+    )
+
+
+def _code(args: argparse.Namespace, folder: str) -> str:
+    """The folder to submit: the reference code, with fewer epochs in the demo profile."""
+    src = REPO / "submissions" / folder
+    if not (src / "batch_classifier.py").is_file():
+        raise SystemExit(f"{src}: not a submission folder (see the folders of submissions/)")
+    if args.profile == "full" or folder not in DEMO_EPOCHS:
+        return str(src)
+    from ramp_server.kit.epochs import scaled_copy
+
+    dst = Path(args.storage).resolve() / "kit" / "demo_submissions" / folder
+    changes = scaled_copy(src, dst, epochs=DEMO_EPOCHS[folder], reason="demo profile")
+    for name, (old, new) in changes.items():
+        print(f"==> {folder}: demo profile trains {name} = {new} instead of {old}", flush=True)
+    return str(dst)
+
+
+def _existing(storage: Path) -> tuple[set[str], set[str], set[tuple[str, str]]]:
+    """Users, events and (user, submission) pairs already in the demo's database."""
+    from sqlalchemy import select
+
+    from ramp_server.config import load_settings
+    from ramp_server.db.engine import open_database
+    from ramp_server.db.models import Event, Submission, User
+
+    settings = load_settings(None)
+    with open_database(settings) as factory, factory() as session:
+        users = set(session.scalars(select(User.name)))
+        events = set(session.scalars(select(Event.name)))
+        subs = {
+            tuple(row)
+            for row in session.execute(
+                select(User.name, Submission.name)
+                .join(User, User.id == Submission.user_id)
+                .join(Event, Event.id == Submission.event_id)
+                .where(Event.name == EVENT)
+            )
+        }
+    return users, events, subs
+
+
+def run(args: argparse.Namespace) -> int:
+    os.chdir(REPO)
+    storage = Path(args.storage).resolve()
+    os.environ.setdefault("RAMP_STORAGE_DIR", str(storage))
+    if args.workers:
+        os.environ["RAMP_LOCAL_WORKERS"] = str(args.workers)
+    kit, data_note = _kit(args, storage)
 
     print(f"==> platform storage: {os.environ['RAMP_STORAGE_DIR']}", flush=True)
     _run("init")
-    _run(
-        "user",
-        "add",
-        "admin",
-        "--email",
-        "admin@example.org",
-        "--password",
-        PASSWORD,
-        "--admin",
-        allow_fail=True,
-    )
-    pairs = DEMO_SUBMISSIONS
-    if args.submissions is not None:
-        users = ("alice", "bob", "carol", "dave", "erin", "frank")
-        pairs = tuple((users[i % len(users)], s) for i, s in enumerate(args.submissions))
-    for user in sorted({u for u, _ in pairs}):
+    names = DEMO_SUBMISSIONS if args.submissions is None else tuple(args.submissions)
+    pairs = tuple((USERS[i % len(USERS)], name) for i, name in enumerate(names))
+    users, events, submitted = _existing(storage)
+    if "admin" not in users:
         _run(
             "user",
             "add",
-            user,
+            "admin",
             "--email",
-            f"{user}@example.org",
+            "admin@example.org",
             "--password",
             PASSWORD,
-            allow_fail=True,
+            "--admin",
         )
-    if _run("event", "list", allow_fail=True) == 0:
-        _run("event", "add", "--name", EVENT, "--kit", str(REPO), allow_fail=True)
-    for user, folder in pairs:
+    for user in sorted({u for u, _ in pairs} - users):
+        _run("user", "add", user, "--email", f"{user}@example.org", "--password", PASSWORD)
+    if EVENT not in events:
         _run(
-            "submit",
-            "--event",
-            EVENT,
-            "--user",
-            user,
+            "event",
+            "add",
             "--name",
-            folder,
-            str(REPO / "submissions" / folder),
-            allow_fail=True,
+            EVENT,
+            "--kit",
+            str(kit),
+            "--title",
+            "Pollinating insects (SPIPOLL) — platform demo",
+            "--description",
+            "Classify 64×64 photos of 18 pollinating-insect taxa. " + data_note,
         )
+    else:
+        print(f"==> event {EVENT!r} already exists: resuming", flush=True)
+    for user, folder in pairs:
+        if (user, folder) in submitted:
+            print(f"==> {user}/{folder} already submitted", flush=True)
+            continue
+        _run("submit", "--event", EVENT, "--user", user, "--name", folder, _code(args, folder))
 
     if args.until_idle:
         _run("dispatch", "--until-idle")
         _run("leaderboard", "--event", EVENT, "--format", "table")
         return 0
     print(
-        f"\n==> open http://{args.host}:{args.port}/ — log in as admin, alice, bob or carol "
-        f"(password: {PASSWORD}); submissions train in the background.\n",
+        f"\n==> open http://{args.host}:{args.port}/ — log in as admin or "
+        f"{', '.join(sorted({u for u, _ in pairs}))} (password: {PASSWORD}); submissions "
+        "train in the background. Ctrl-C stops; running scripts/demo again resumes.\n",
         flush=True,
     )
     return _run("serve", "--host", args.host, "--port", str(args.port))
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    try:
+        return run(parse_args(argv))
+    except KeyboardInterrupt:
+        print("\n==> demo stopped; run scripts/demo again to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

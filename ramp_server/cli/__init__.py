@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 
 #: modules of this package that contribute verbs, in help order
@@ -27,6 +29,17 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 class CliError(Exception):
     """A user-facing error: printed without a traceback, exit code 2."""
+
+
+def setup_logging() -> None:
+    """INFO logs of the platform on stderr; Dask's own chatter only from WARNING up."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # the local cluster's worker processes configure their logging from the environment
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ DEFAULT_N = 20348
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``data download``, ``data synth`` and ``data info``."""
+    """Add ``data download``, ``data synth``, ``data subset`` and ``data info``."""
     parser = subparsers.add_parser(
         "data",
         help="get the challenge's images (real or synthetic) and describe them",
@@ -96,6 +96,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--force", action="store_true", help="overwrite a folder holding the downloaded real data"
     )
     p.set_defaults(func=_synth)
+
+    p = sub.add_parser(
+        "subset",
+        help="write a stratified subset of a data folder (e.g. a demo profile)",
+        description="Write a stratified subset of a data folder in the same layout: every "
+        "class keeps its proportion (and at least 3 images); images are hard-linked when "
+        "possible; subset.json records the origin. The same arguments give the same subset.",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR",
+        default="data",
+        help="data folder to take the images from (default: data)",
+    )
+    p.add_argument("--out", metavar="DIR", required=True, help="folder to write the subset to")
+    p.add_argument(
+        "--n-train", metavar="N", type=int, required=True, help="training images to keep"
+    )
+    p.add_argument("--n-test", metavar="N", type=int, required=True, help="test images to keep")
+    p.add_argument("--seed", metavar="N", type=int, default=0, help="random seed (default: 0)")
+    p.set_defaults(func=_subset)
 
     p = sub.add_parser(
         "info",
@@ -177,6 +199,27 @@ def _synth(args: argparse.Namespace) -> int:
         f"wrote {out}: {summary.n_train} training and {summary.n_test} test synthetic images "
         f"(seed {args.seed}, {summary.seconds:.0f} s)"
     )
+    return 0
+
+
+def _subset(args: argparse.Namespace) -> int:
+    from ramp_server.kit.dataset import DataError
+    from ramp_server.kit.subset import write_subset
+
+    if args.seed < 0:
+        raise CliError(f"--seed must be 0 or more, got {args.seed}")
+    if not Path(args.source, "train.csv").is_file():
+        raise CliError(
+            f"{args.source}/train.csv does not exist: create the data first with "
+            "`ramp-server data synth` or `ramp-server data download`"
+        )
+    try:
+        summary = write_subset(
+            args.source, args.out, n_train=args.n_train, n_test=args.n_test, seed=args.seed
+        )
+    except DataError as exc:
+        raise CliError(str(exc)) from None
+    print(f"wrote {args.out}: {summary.describe()} (seed {summary.seed})")
     return 0
 
 

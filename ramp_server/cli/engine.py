@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import threading
 
@@ -38,13 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from ramp_server.cli import CliError
+    from ramp_server.cli import CliError, setup_logging
     from ramp_server.config import load_settings
     from ramp_server.engine.sandbox import SandboxUnavailable, resolve_mode
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     try:
         settings = load_settings(getattr(args, "config", None))
     except (ValueError, FileNotFoundError) as exc:
@@ -62,7 +59,19 @@ def dispatch(args: argparse.Namespace) -> int:
 
     client, cluster = connect(settings, scheduler_address=args.scheduler, n_workers=args.workers)
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    interrupted: list[int] = []
+
+    def _stop(signum: int, _frame: object) -> None:
+        # Ctrl-C stops like SIGTERM: running folds stay `training` and the next dispatcher
+        # requeues them without charging an attempt.
+        if not stop.is_set():
+            print(
+                "dispatcher: stopping; interrupted folds are requeued by the next run", flush=True
+            )
+        interrupted.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     dispatcher = hook = None
     try:
         hook = install_reblend_hook(settings)
@@ -70,7 +79,8 @@ def dispatch(args: argparse.Namespace) -> int:
         dispatcher.run(until_idle=args.until_idle, stop=stop)
         print(f"dispatcher: {dispatcher.n_scored} submission(s) scored")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if hook is not None:  # --until-idle: the leaderboard's blend is up to date on exit
             hook.close(wait_s=600.0 if args.until_idle and not stop.is_set() else 0.0)
         if dispatcher is not None:
@@ -78,4 +88,4 @@ def dispatch(args: argparse.Namespace) -> int:
         client.close()
         if cluster is not None:
             cluster.close()
-    return 0
+    return 130 if signal.SIGINT in interrupted else 0

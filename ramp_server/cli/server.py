@@ -38,13 +38,11 @@ def start_dispatcher(settings):  # noqa: ANN001, ANN201 - handle type belongs to
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ramp_server.cli import CliError
+    from ramp_server.cli import CliError, setup_logging
     from ramp_server.config import load_settings
     from ramp_server.web.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     try:
         settings = load_settings(args.config)
     except (ValueError, FileNotFoundError) as exc:

@@ -36,6 +36,7 @@ def connect(
         processes=True,
         dashboard_address=":0",  # a free port: never clash with another cluster
         silence_logs=logging.WARNING,
+        preload=["ramp_server.engine.local_worker"],  # Ctrl-C is the dispatcher's to handle
     )
     log.info("dispatcher: started a local Dask cluster of %d worker process(es)", n)
     return Client(cluster, timeout=timeout_s), cluster

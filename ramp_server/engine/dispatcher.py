@@ -60,6 +60,7 @@ class _InFlight:
     fold: int
     attempt: int
     event_name: str
+    label: str
     cancel_name: str
     gpu: bool = False
     cancel_sent: bool = False
@@ -229,10 +230,11 @@ class Dispatcher:
                     fold=t.fold,
                     attempt=job.attempt,
                     event_name=t.event_name,
+                    label=f"submission {t.submission_id} ({t.event_name}/{t.submission_name})",
                     cancel_name=cancel_event_name(key),
                     gpu=on_gpu,
                 )
-                log.info("dispatcher: started fold %d of submission %d", t.fold, t.submission_id)
+                log.info("dispatcher: %s: started fold %d", self.inflight[key].label, t.fold)
 
     def _build_job(self, session: Session, t: Any, *, attempt: int, key: str) -> FoldJob:
         from ramp_server.services.events import event_folds
@@ -285,7 +287,7 @@ class Dispatcher:
     def _platform_fault(self, item: _InFlight, message: str) -> None:
         from ramp_server.services import jobs
 
-        log.warning("dispatcher: platform fault on fold %s: %s", item.fold, message)
+        log.warning("dispatcher: %s: platform fault on fold %s: %s", item.label, item.fold, message)
         with self.sessions() as session:
             jobs.fail_fold(
                 session,
@@ -315,6 +317,9 @@ class Dispatcher:
                 jobs.cancel_fold(session, submission_id=item.submission_id, fold=item.fold)
                 return
             if not outcome.ok:
+                log.info(
+                    "dispatcher: %s: fold %d failed (%s)", item.label, item.fold, outcome.error_kind
+                )
                 jobs.fail_fold(
                     session,
                     submission_id=item.submission_id,
@@ -325,6 +330,12 @@ class Dispatcher:
                     max_retries=self.settings.max_fold_retries,
                 )
                 return
+            log.info(
+                "dispatcher: %s: fold %d trained in %.0f s",
+                item.label,
+                item.fold,
+                outcome.train_time or 0.0,
+            )
             try:
                 sub = results.record_fold_result(
                     session,
@@ -351,7 +362,7 @@ class Dispatcher:
                 return
             if sub.state == SubmissionState.SCORED:
                 self.n_scored += 1
-                log.info("dispatcher: submission %d scored", item.submission_id)
+                log.info("dispatcher: %s: scored", item.label)
 
     # -- cancellations and progress ----------------------------------------------------------
 
@@ -409,13 +420,22 @@ class Dispatcher:
                 continue
         if not latest:
             return
+        labels = {(f.submission_id, f.fold): f.label for f in self.inflight.values()}
         with self.sessions() as session:
             for (sid, fold), msg in latest.items():
+                progress = _clean_progress(msg.get("progress"))
+                if progress and "epoch" in progress:  # the terminal's view of training
+                    log.info(
+                        "dispatcher: %s: fold %d %s",
+                        labels.get((sid, fold), f"submission {sid}"),
+                        fold,
+                        _describe_progress(progress),
+                    )
                 jobs.note_fold_run(
                     session,
                     submission_id=sid,
                     fold=fold,
-                    progress=_clean_progress(msg.get("progress")),
+                    progress=progress,
                     worker=msg.get("worker"),
                 )
 
@@ -428,6 +448,15 @@ def _clean_progress(progress: Any) -> dict[str, Any] | None:
         if isinstance(v, (int, float, str, bool)) or v is None:
             out[str(k)[:64]] = v[:200] if isinstance(v, str) else v
     return out
+
+
+def _describe_progress(progress: dict[str, Any]) -> str:
+    """``epoch 3/15, loss 1.234, valid_acc 0.412`` from a workflow progress report."""
+    parts = [f"epoch {progress['epoch']}/{progress.get('n_epochs', '?')}"]
+    for key, value in progress.items():
+        if key not in ("epoch", "n_epochs") and isinstance(value, float):
+            parts.append(f"{key} {value:.3f}")
+    return ", ".join(parts[:5])
 
 
 def _run_fold(job: FoldJob) -> FoldOutcome:

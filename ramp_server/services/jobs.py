@@ -36,6 +36,7 @@ class FoldTicket:
 
     fold_id: int
     submission_id: int
+    submission_name: str
     fold: int
     attempts: int
     event_id: int
@@ -59,6 +60,7 @@ def queued_folds(session: Session, *, limit: int) -> list[FoldTicket]:
         FoldTicket(
             fold_id=f.id,
             submission_id=s.id,
+            submission_name=s.name,
             fold=f.fold,
             attempts=f.attempts,
             event_id=e.id,

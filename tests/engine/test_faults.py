@@ -1,0 +1,244 @@
+"""Faults of the deployed shape, with every piece a real process: ``ramp-server serve``,
+``ramp-server dispatch --scheduler``, ``dask scheduler`` and a ``dask worker``.
+
+The web server, the dispatcher and the worker are killed (SIGKILL: no clean-up) while
+submissions train, then started again; every submission must end scored exactly once, with
+exactly one score row per fold and score type, and the hybrid model must cover them all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from engine_support import SUBMISSIONS, sandbox_processes
+from sqlalchemy import func, select
+
+from ramp_server.db.models import Blend, FoldState, Score, Submission, SubmissionFold
+from ramp_server.db.testing import create_test_user
+from ramp_server.services.accounts import create_api_token
+from ramp_server.services.blend_requests import blend_request_of
+from ramp_server.services.participants import join_event
+
+BIN = Path(sys.executable).parent
+#: (name, folder): one slow enough (about 20 s per fold) to be caught training three times
+SUBMITTED = (("slow_one", "slower"), ("quick_one", "quick"), ("quick_two", "quick"))
+
+
+def _folder(name: str, tmp: Path) -> Path:
+    if name != "slower":
+        return SUBMISSIONS / name
+    slower = tmp / "slower"
+    slower.mkdir(exist_ok=True)
+    for p in (SUBMISSIONS / "slow").glob("*.py"):
+        (slower / p.name).write_text(p.read_text().replace("N_STEPS = 12", "N_STEPS = 40"))
+    return slower
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    """Named subprocesses with their logs in ``tmp``; all killed at the end."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.tmp, self.env, self.procs = tmp, env, {}
+        self.scheduler_port, self.web_port = _free_port(), _free_port()
+        self.scheduler = f"tcp://127.0.0.1:{self.scheduler_port}"
+        self.url = f"http://127.0.0.1:{self.web_port}"
+
+    def start(self, name: str) -> None:
+        argv = {
+            "scheduler": [BIN / "dask", "scheduler", "--host", "127.0.0.1"]
+            + ["--port", str(self.scheduler_port), "--no-dashboard"],
+            # --no-nanny: killing the worker kills it for good (a nanny would restart it)
+            "worker": [BIN / "dask", "worker", self.scheduler, "--nthreads", "2"]
+            + ["--no-nanny", "--no-dashboard"],
+            "web": [BIN / "ramp-server", "serve", "--no-dispatcher"]
+            + ["--host", "127.0.0.1", "--port", str(self.web_port)],
+            "dispatcher": [BIN / "ramp-server", "dispatch", "--scheduler", self.scheduler],
+        }[name]
+        log = (self.tmp / f"{name}.log").open("a")
+        self.procs[name] = subprocess.Popen(
+            [str(a) for a in argv], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited ({proc.returncode}):\n{self.log(name)}")
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def stop_all(self) -> None:
+        for name in ("dispatcher", "web", "worker", "scheduler"):
+            if name in self.procs:
+                proc = self.procs.pop(name)
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _wait(predicate: Callable[[], object], timeout: float, what: str, procs: Processes):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.check_alive()
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    logs = "\n".join(f"--- {n}\n{procs.log(n)}" for n in ("web", "dispatcher", "worker", "scheduler"))
+    raise AssertionError(f"not within {timeout} s: {what}\n{logs}")
+
+
+def _web_up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _training_with_progress(session_factory, submission_id: int) -> str | None:
+    """The Dask key of a fold of the submission that is training and has reported progress."""
+    with session_factory() as s:
+        return s.scalar(
+            select(SubmissionFold.dask_key).where(
+                SubmissionFold.submission_id == submission_id,
+                SubmissionFold.state == FoldState.TRAINING,
+                SubmissionFold.progress.is_not(None),
+            )
+        )
+
+
+def _all_scored_and_blended(session_factory, event_id: int, n: int) -> bool:
+    with session_factory() as s:
+        states = set(s.scalars(select(Submission.state).where(Submission.event_id == event_id)))
+        blend = s.scalars(
+            select(Blend).where(Blend.event_id == event_id).order_by(Blend.id.desc())
+        ).first()
+        return (
+            {st.value for st in states} == {"scored"}
+            and blend is not None
+            and blend.n_submissions == n
+            and blend_request_of(s, event_id=event_id) is None
+        )
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite", "postgresql"])
+def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_nothing(
+    session, settings, session_factory, engine_event, tmp_path
+):
+    event = engine_event
+    event.fold_time_limit_s = 120
+    user = create_test_user(session, "kim")
+    join_event(session, event=event, user=user)
+    _, token = create_api_token(session, user=user, name="faults")
+    session.commit()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RAMP_")},
+        "RAMP_STORAGE_DIR": str(settings.storage_dir),
+        "RAMP_DATABASE_URL": settings.db_url,
+        "RAMP_SECRET_KEY": settings.secret_key,
+        "RAMP_REBLEND_DEBOUNCE_S": "0",
+        "RAMP_REBLEND_POLL_S": "0.3",
+        "DASK_LOGGING__DISTRIBUTED": "warning",
+    }
+    procs = Processes(tmp_path, env)
+    try:
+        for name in ("scheduler", "worker", "web", "dispatcher"):
+            procs.start(name)
+        _wait(lambda: _web_up(procs.url), 60, "the web server answers", procs)
+        auth = {"Authorization": f"Bearer {token}"}
+        ids = []
+        for name, folder in SUBMITTED:
+            files = [
+                ("files", (p.name, p.read_bytes(), "text/x-python"))
+                for p in sorted(_folder(folder, tmp_path).glob("*.py"))
+            ]
+            r = httpx.post(
+                f"{procs.url}/api/events/{event.name}/submissions",
+                data={"name": name},
+                files=files,
+                headers=auth,
+                timeout=30,
+            )
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        slow = ids[0]
+
+        # 1. the web server dies mid-training and comes back on the same port
+        _wait(lambda: _training_with_progress(session_factory, slow), 120, "slow trains", procs)
+        procs.kill("web")
+        procs.start("web")
+        _wait(lambda: _web_up(procs.url), 60, "the restarted web server answers", procs)
+
+        # 2. the dispatcher dies mid-training (its folds stay `training`) and comes back
+        _wait(lambda: _training_with_progress(session_factory, slow), 120, "slow trains", procs)
+        procs.kill("dispatcher")
+        procs.start("dispatcher")
+
+        # 3. the Dask worker dies mid-training; a new one joins the scheduler
+        key = _wait(
+            lambda: _training_with_progress(session_factory, slow), 120, "slow trains again", procs
+        )
+        procs.kill("worker")
+        procs.start("worker")
+
+        _wait(
+            lambda: _all_scored_and_blended(session_factory, event.id, len(ids)),
+            300,
+            "every submission scored and blended",
+            procs,
+        )
+        assert key  # a fold was caught training before the worker died
+
+        n_types = len(event.score_types)
+        n_folds = len(event.folds)
+        with session_factory() as s:
+            subs = list(s.scalars(select(Submission).where(Submission.event_id == event.id)))
+            assert sorted(x.name for x in subs) == sorted(n for n, _ in SUBMITTED)  # once each
+            for sub in subs:
+                folds = list(
+                    s.scalars(select(SubmissionFold).where(SubmissionFold.submission_id == sub.id))
+                )
+                assert len(folds) == n_folds
+                assert {f.state for f in folds} == {FoldState.SCORED}
+                per_fold = s.execute(
+                    select(Score.fold, Score.split, func.count())
+                    .where(Score.submission_id == sub.id, Score.fold.is_not(None))
+                    .group_by(Score.fold, Score.split)
+                ).all()
+                assert per_fold and {count for *_, count in per_fold} == {n_types}, per_fold
+                assert sub.contributivity is not None
+            assert sum(x.contributivity for x in subs) == pytest.approx(1.0)
+        # the public leaderboard of the restarted server lists each submission once
+        board = httpx.get(f"{procs.url}/api/events/{event.name}/leaderboard", timeout=10).json()
+        rows = board["rows"] if isinstance(board, dict) else board
+        assert sorted(r["submission"] for r in rows) == sorted(n for n, _ in SUBMITTED)
+    finally:
+        procs.stop_all()
+    deadline = time.monotonic() + 30
+    while sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sandbox_processes() == []

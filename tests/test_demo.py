@@ -1,0 +1,170 @@
+"""The platform demo (``scripts/demo`` → ``python -m ramp_server.demo``) as a user runs it.
+
+Real subprocesses in their own process group, so that Ctrl-C reaches the demo, its Dask
+workers and their sandboxes together, as it does in a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ramp_server.kit.subset import read_subset_record
+from tests.conftest import REPO_ROOT, make_tiny_data
+
+SUBMISSIONS = ("starting_kit", "colour_features")
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory) -> Path:
+    return make_tiny_data(tmp_path_factory.mktemp("demo") / "data", n=400)
+
+
+def _env(storage: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAMP_")}
+    return {**env, "RAMP_STORAGE_DIR": str(storage), "PYTHONUNBUFFERED": "1"}
+
+
+def _demo(storage: Path, data: Path, *extra: str) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "ramp_server.demo", "--storage", str(storage)]
+    argv += ["--data", str(data), "--demo-size", "150", "60", "--workers", "1"]
+    argv += ["--submissions", *SUBMISSIONS, *extra]
+    return subprocess.Popen(
+        argv,
+        cwd=REPO_ROOT,
+        env=_env(storage),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+
+
+def _read_until(proc: subprocess.Popen, marker: str, *, timeout: float) -> str:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    proc.kill()
+    raise AssertionError(f"{marker!r} never appeared; output:\n{''.join(seen)[-4000:]}")
+
+
+def _ctrl_c(proc: subprocess.Popen, *, timeout: float = 90) -> tuple[int, str]:
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("the demo did not stop within 90 s of Ctrl-C") from None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # workers and sandboxes leave with it
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("processes of the demo outlived it after Ctrl-C")
+    return proc.returncode, out
+
+
+def _submissions(storage: Path) -> list[tuple[str, str, str, float | None, str]]:
+    from ramp_server.config import Settings
+    from ramp_server.db.engine import open_database
+    from ramp_server.db.models import Event, Submission, User
+
+    settings = Settings(storage_dir=storage, database_url=None)
+    with open_database(settings) as factory, factory() as session:
+        rows = session.execute(
+            select(User.name, Submission.name, Submission.state, Submission.contributivity)
+            .join(User, User.id == Submission.user_id)
+            .join(Event, Event.id == Submission.event_id)
+        ).all()
+        description = session.scalar(select(Event.description)) or ""
+    return [(u, n, s.value, c, description) for u, n, s, c in rows]
+
+
+def test_demo_resumes_after_ctrl_c_without_losing_or_duplicating_submissions(demo_data, tmp_path):
+    storage = tmp_path / "storage"
+    proc = _demo(storage, demo_data, "--until-idle")
+    before = _read_until(proc, "started fold", timeout=240)
+    code, after = _ctrl_c(proc)
+    output = before + after
+    assert code == 130, output[-3000:]
+    assert "run scripts/demo again to resume" in output
+    assert "Traceback" not in output, output[-3000:]
+    rows = _submissions(storage)
+    assert sorted((u, n) for u, n, *_ in rows) == [
+        ("alice", SUBMISSIONS[0]),
+        ("bob", SUBMISSIONS[1]),
+    ]
+    assert all(state != "scored" or n == SUBMISSIONS[0] for _, n, state, *_ in rows)
+
+    proc = _demo(storage, demo_data, "--until-idle")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-4000:]
+    assert "alice/starting_kit already submitted" in out
+    assert "bob/colour_features already submitted" in out
+    assert "Traceback" not in out, out[-3000:]
+    rows = _submissions(storage)
+    assert Counter((u, n) for u, n, *_ in rows) == {
+        ("alice", SUBMISSIONS[0]): 1,
+        ("bob", SUBMISSIONS[1]): 1,
+    }
+    assert {state for _, _, state, *_ in rows} == {"scored"}
+    assert all(c is not None for *_, c, _ in rows), "the hybrid model credits every submission"
+    subset = read_subset_record(storage / "kit" / "data")
+    assert subset is not None and abs(subset.n_train - 150) < 30
+    assert "Demo profile" in rows[0][-1] and subset.describe() in rows[0][-1]
+    # the leaderboard printed at the end lists both, with their contributivity
+    board = out[out.rindex("ramp-server leaderboard") :]
+    assert "starting_kit" in board and "colour_features" in board and "contributivity" in board
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_serves_the_site_and_stops_cleanly_on_ctrl_c(demo_data, tmp_path):
+    storage = tmp_path / "storage"
+    port = _free_port()
+    proc = _demo(storage, demo_data, "--port", str(port))
+    before = _read_until(proc, "open http://", timeout=240)
+    url = f"http://127.0.0.1:{port}/events/spipoll"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                page = response.read().decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.5)
+    subset = read_subset_record(storage / "kit" / "data")
+    assert "Demo profile" in page and f"{subset.n_train:,} training and" in page
+    before += _read_until(proc, "started fold", timeout=240)  # the site trains in the background
+    code, after = _ctrl_c(proc)
+    assert code in (0, 130), (before + after)[-3000:]
+    assert "Traceback" not in after, after[-3000:]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=2)
