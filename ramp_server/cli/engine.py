@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def dispatch(args: argparse.Namespace) -> int:
     from ramp_server.cli import CliError, setup_logging
     from ramp_server.config import load_settings
-    from ramp_server.engine.sandbox import SandboxUnavailable, resolve_mode
+    from ramp_server.engine.sandbox_policy import SandboxUnavailable, resolve_mode
 
     setup_logging()
     try:

@@ -8,8 +8,8 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ramp_server.engine.dispatcher import Dispatcher, limits_from_settings
-from ramp_server.engine.sandbox import SandboxLimits, resolve_mode
+from ramp_server.engine.dispatcher import Dispatcher
+from ramp_server.engine.sandbox_policy import SandboxLimits, limits_from_settings, resolve_mode
 
 if TYPE_CHECKING:
     from ramp_server.config import Settings
@@ -37,7 +37,7 @@ class DispatcherHandle:
 
     def _main(self) -> None:
         from ramp_server.engine.cluster import connect
-        from ramp_server.engine.sandbox import SandboxUnavailable
+        from ramp_server.engine.sandbox_policy import SandboxUnavailable
 
         client = cluster = dispatcher = hook = None
         try:

@@ -11,7 +11,8 @@ One loop (:meth:`Dispatcher.run`) that
    (``jobs.fail_fold``), platform faults (lost worker, broken task) retried up to
    ``settings.max_fold_retries`` without charging the quota;
 4. watches the database for cancellations and kills the running sandboxes through a Dask
-   ``Event`` the worker polls; forwards progress reports from workers to ``submission_folds``.
+   ``Event`` the worker polls (:mod:`ramp_server.engine.cancellation`); forwards progress
+   reports from workers to ``submission_folds`` (:mod:`ramp_server.engine.progress_relay`).
 
 Only one dispatcher should run against a database at a time.
 """
@@ -19,17 +20,17 @@ Only one dispatcher should run against a database at a time.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ramp_server.db.models import ErrorKind, FoldState, Submission, SubmissionState
-from ramp_server.engine.sandbox import SandboxLimits, resolve_mode
-from ramp_server.engine.tasks import PROGRESS_TOPIC, FoldJob, FoldOutcome, cancel_event_name
+from ramp_server.db.models import ErrorKind, Submission, SubmissionState
+from ramp_server.engine.cancellation import CancelWatcher, send_cancel
+from ramp_server.engine.progress_relay import ProgressRelay
+from ramp_server.engine.sandbox_policy import SandboxLimits, limits_from_settings, resolve_mode
+from ramp_server.engine.tasks import FoldJob, FoldOutcome, cancel_event_name
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -40,20 +41,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-#: sandbox bounds that are not event rules (events set wall time and memory)
-def limits_from_settings(settings: Settings) -> SandboxLimits:
-    """The per-fold process, disk and log bounds of the settings (time and memory are event rules)."""
-    return SandboxLimits(
-        max_processes=settings.sandbox_max_processes,
-        tmp_mb=settings.sandbox_tmp_mb,
-        file_size_mb=settings.sandbox_file_size_mb,
-        log_max_bytes=settings.fold_log_max_bytes,
-        cpu_threads=0,
-    )
-
-
 @dataclass
-class _InFlight:
+class InFlight:
+    """A fold submitted to the cluster that the dispatcher waits for."""
+
     future: Future
     fold_id: int
     submission_id: int
@@ -94,11 +85,10 @@ class Dispatcher:
         self.storage = Storage.from_settings(settings)
         self.limits = limits or limits_from_settings(settings)
         self.poll_s = poll_s
-        self.inflight: dict[str, _InFlight] = {}
-        self._progress: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._last_watch = 0.0
+        self.inflight: dict[str, InFlight] = {}
+        self._cancels = CancelWatcher(client=client, sessions=session_factory)
         self.n_scored = 0
-        self.client.subscribe_topic(PROGRESS_TOPIC, self._on_progress_event)
+        self._progress = ProgressRelay(client=client, sessions=session_factory)
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -133,9 +123,11 @@ class Dispatcher:
         """One round: progress, finished tasks, cancellations, new claims. True while busy."""
         from ramp_server.services import jobs
 
-        self._drain_progress()
+        self._progress.drain(
+            labels={(f.submission_id, f.fold): f.label for f in self.inflight.values()}
+        )
         self._collect()
-        self._watch_cancellations()
+        self._cancels.watch(self.inflight.values())
         self._submit_new()
         if self.inflight:
             return True
@@ -144,18 +136,13 @@ class Dispatcher:
 
     def reconcile(self) -> int:
         """Requeue folds marked ``training`` that this dispatcher does not track."""
-        from distributed import Event
-
         from ramp_server.services import jobs
 
         with self.sessions() as session:
             orphans = jobs.reconcile(session, live_keys=set(self.inflight))
         for row in orphans:  # a task of a dead dispatcher may still run on a shared cluster
-            if row.dask_key:
-                try:
-                    Event(cancel_event_name(row.dask_key), client=self.client).set()
-                except Exception:  # noqa: BLE001 - best effort
-                    log.debug("could not signal leftover task %s", row.dask_key)
+            if row.dask_key and not send_cancel(self.client, cancel_event_name(row.dask_key)):
+                log.debug("could not signal leftover task %s", row.dask_key)
         if orphans:
             log.warning("dispatcher: requeued %d interrupted fold(s)", len(orphans))
         return len(orphans)
@@ -163,17 +150,9 @@ class Dispatcher:
     def close(self) -> None:
         """Stop: running folds are killed and stay ``training`` in the database, so the next
         dispatcher requeues them (:meth:`reconcile`) without charging an attempt."""
-        from distributed import Event
-
-        try:
-            self.client.unsubscribe_topic(PROGRESS_TOPIC)
-        except Exception:  # noqa: BLE001
-            pass
+        self._progress.close()
         for item in self.inflight.values():
-            try:
-                Event(item.cancel_name, client=self.client).set()
-            except Exception:  # noqa: BLE001 - the cluster may already be gone
-                pass
+            send_cancel(self.client, item.cancel_name)
             item.future.release()
         self.inflight.clear()
         if self._own_engine is not None:
@@ -223,7 +202,7 @@ class Dispatcher:
                 future = self.client.submit(
                     _run_fold, job, key=key, pure=False, resources=resources, retries=0
                 )
-                self.inflight[key] = _InFlight(
+                self.inflight[key] = InFlight(
                     future=future,
                     fold_id=t.fold_id,
                     submission_id=t.submission_id,
@@ -282,9 +261,9 @@ class Dispatcher:
                 log.exception("dispatcher: recording fold %s failed", key)
                 self._platform_fault(item, f"recording the result failed: {exc}")
             if item.cancel_sent:
-                self._clear_cancel(item)
+                self._cancels.clear(item)
 
-    def _platform_fault(self, item: _InFlight, message: str) -> None:
+    def _platform_fault(self, item: InFlight, message: str) -> None:
         from ramp_server.services import jobs
 
         log.warning("dispatcher: %s: platform fault on fold %s: %s", item.label, item.fold, message)
@@ -298,7 +277,7 @@ class Dispatcher:
                 max_retries=self.settings.max_fold_retries,
             )
 
-    def _record(self, item: _InFlight, outcome: FoldOutcome) -> None:
+    def _record(self, item: InFlight, outcome: FoldOutcome) -> None:
         from ramp_server.services import jobs, results
         from ramp_server.storage import atomic_write_bytes
 
@@ -363,100 +342,6 @@ class Dispatcher:
             if sub.state == SubmissionState.SCORED:
                 self.n_scored += 1
                 log.info("dispatcher: %s: scored", item.label)
-
-    # -- cancellations and progress ----------------------------------------------------------
-
-    def _watch_cancellations(self) -> None:
-        from ramp_server.services import jobs
-
-        now = time.monotonic()
-        if not self.inflight or now - self._last_watch < 1.0:
-            return
-        self._last_watch = now
-        with self.sessions() as session:
-            states = jobs.fold_states(session, fold_ids=[f.fold_id for f in self.inflight.values()])
-            sub_states = jobs.submission_states(
-                session, submission_ids=list({f.submission_id for f in self.inflight.values()})
-            )
-        for item in self.inflight.values():
-            stale = states.get(item.fold_id) != FoldState.TRAINING or sub_states.get(
-                item.submission_id
-            ) in (SubmissionState.CANCELLED, SubmissionState.ERROR)
-            if stale and not item.cancel_sent:
-                from distributed import Event
-
-                log.info(
-                    "dispatcher: killing fold %d of submission %d", item.fold, item.submission_id
-                )
-                Event(item.cancel_name, client=self.client).set()
-                item.cancel_sent = True
-
-    def _clear_cancel(self, item: _InFlight) -> None:
-        from distributed import Event
-
-        try:
-            Event(item.cancel_name, client=self.client).clear()
-        except Exception:  # noqa: BLE001
-            pass
-
-    def _on_progress_event(self, event: Any) -> None:
-        # runs on the client's event loop: hand over to the dispatcher thread
-        _, msg = event
-        if isinstance(msg, dict):
-            self._progress.put(msg)
-
-    def _drain_progress(self) -> None:
-        from ramp_server.services import jobs
-
-        latest: dict[tuple[int, int], dict[str, Any]] = {}
-        while True:
-            try:
-                msg = self._progress.get_nowait()
-            except queue.Empty:
-                break
-            try:
-                latest[(int(msg["submission_id"]), int(msg["fold"]))] = msg
-            except (KeyError, TypeError, ValueError):
-                continue
-        if not latest:
-            return
-        labels = {(f.submission_id, f.fold): f.label for f in self.inflight.values()}
-        with self.sessions() as session:
-            for (sid, fold), msg in latest.items():
-                progress = _clean_progress(msg.get("progress"))
-                if progress and "epoch" in progress:  # the terminal's view of training
-                    log.info(
-                        "dispatcher: %s: fold %d %s",
-                        labels.get((sid, fold), f"submission {sid}"),
-                        fold,
-                        _describe_progress(progress),
-                    )
-                jobs.note_fold_run(
-                    session,
-                    submission_id=sid,
-                    fold=fold,
-                    progress=progress,
-                    worker=msg.get("worker"),
-                )
-
-
-def _clean_progress(progress: Any) -> dict[str, Any] | None:
-    if not isinstance(progress, dict):
-        return None
-    out: dict[str, Any] = {}
-    for k, v in list(progress.items())[:20]:
-        if isinstance(v, (int, float, str, bool)) or v is None:
-            out[str(k)[:64]] = v[:200] if isinstance(v, str) else v
-    return out
-
-
-def _describe_progress(progress: dict[str, Any]) -> str:
-    """``epoch 3/15, loss 1.234, valid_acc 0.412`` from a workflow progress report."""
-    parts = [f"epoch {progress['epoch']}/{progress.get('n_epochs', '?')}"]
-    for key, value in progress.items():
-        if key not in ("epoch", "n_epochs") and isinstance(value, float):
-            parts.append(f"{key} {value:.3f}")
-    return ", ".join(parts[:5])
 
 
 def _run_fold(job: FoldJob) -> FoldOutcome:

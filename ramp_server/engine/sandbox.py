@@ -21,7 +21,11 @@ What a sandboxed child gets (``mode='bwrap'``):
   truncated to a bound (head and tail kept).
 
 ``mode='unsafe-none'`` runs the same command without bubblewrap (rlimits and process-group kill
-only); the engine refuses it unless the operator opted in (:func:`resolve_mode`).
+only); the engine refuses it unless the operator opted in
+(:func:`~ramp_server.engine.sandbox_policy.resolve_mode`).
+
+The limits and the choice of mode live in :mod:`ramp_server.engine.sandbox_policy`; this module
+builds the command line and runs the process.
 """
 
 from __future__ import annotations
@@ -40,40 +44,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ramp_server.engine.sandbox_policy import (
+    BWRAP,
+    UNSAFE_WARNING,
+    SandboxLimits,
+    SandboxUnavailable,
+)
 from ramp_server.engine.watch import LogCollector, ProgressTail, count_tasks_of, tree_memory_kb
 
 log = logging.getLogger(__name__)
 
-BWRAP = "/usr/bin/bwrap"
 SETPRIV = "/usr/bin/setpriv"
 #: sandboxes of a root worker run as uid SANDBOX_UID_BASE + (worker pid * 8 + slot) % span
 SANDBOX_UID_BASE = 2_000_000
 _SANDBOX_UID_SPAN = 1_000_000
 _slot_counter = itertools.count()
-
-UNSAFE_WARNING = (
-    "UNSAFE: participant code runs WITHOUT a sandbox (sandbox='unsafe-none', "
-    "allow_unsafe_sandbox=true): it can read the server's files, test labels and secrets. "
-    "Install bubblewrap (/usr/bin/bwrap) and set RAMP_SANDBOX=bwrap."
-)
-
-
-class SandboxUnavailable(RuntimeError):
-    """No acceptable sandbox: bubblewrap is missing and the operator did not opt out."""
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Resource bounds of one sandboxed run."""
-
-    wall_time_s: float = 3600.0
-    memory_mb: int = 8000
-    #: tasks of the sandbox user: processes AND threads (torch starts a few per core)
-    max_processes: int = 512
-    tmp_mb: int = 1024
-    file_size_mb: int = 1024
-    log_max_bytes: int = 1_000_000
-    cpu_threads: int = 1
 
 
 @dataclass
@@ -92,51 +77,6 @@ class SandboxResult:
     log_total_bytes: int = 0
     mode: str = "bwrap"
     progress: list[dict[str, Any]] = field(default_factory=list)
-
-
-def bwrap_available() -> bool:
-    """True when bubblewrap is installed and can create its namespaces here."""
-    if not Path(BWRAP).is_file():
-        return False
-    try:
-        proc = subprocess.run(
-            [BWRAP, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
-            capture_output=True,
-            timeout=20,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0
-
-
-def resolve_mode(*, sandbox: str, allow_unsafe: bool) -> str:
-    """The sandbox mode to use, or :class:`SandboxUnavailable` with what to do."""
-    if sandbox == "bwrap":
-        if bwrap_available():
-            return "bwrap"
-        raise SandboxUnavailable(
-            f"bubblewrap ({BWRAP}) is missing or cannot create namespaces on this machine: "
-            "install the 'bubblewrap' package (apt-get install bubblewrap). Participant code is "
-            "not run without a sandbox unless RAMP_SANDBOX=unsafe-none and "
-            "RAMP_ALLOW_UNSAFE_SANDBOX=true."
-        )
-    if sandbox == "unsafe-none":
-        if not allow_unsafe:
-            raise SandboxUnavailable(
-                "RAMP_SANDBOX=unsafe-none needs the explicit opt-in RAMP_ALLOW_UNSAFE_SANDBOX=true"
-            )
-        log.warning(UNSAFE_WARNING)
-        return "unsafe-none"
-    raise SandboxUnavailable(f"unknown sandbox mode {sandbox!r}: use 'bwrap' or 'unsafe-none'")
-
-
-def sandbox_warning(settings: Any) -> str | None:
-    """A banner text for the admin page when the engine would run code unsandboxed (else None)."""
-    if settings.sandbox == "unsafe-none" and settings.allow_unsafe_sandbox:
-        return UNSAFE_WARNING
-    if settings.sandbox == "bwrap" and not Path(BWRAP).is_file():
-        return f"bubblewrap ({BWRAP}) is not installed: the engine refuses to train submissions."
-    return None
 
 
 def python_binds() -> list[Path]:

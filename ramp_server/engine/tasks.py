@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ramp_server.engine import foldrun
-from ramp_server.engine.sandbox import SandboxLimits, SandboxResult, run_sandboxed
+from ramp_server.engine.sandbox import SandboxResult, run_sandboxed
+from ramp_server.engine.sandbox_policy import SandboxLimits
 
 PROGRESS_TOPIC = "ramp-fold-progress"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ramp_server.engine.sandbox import SandboxLimits
+from ramp_server.engine.sandbox_policy import SandboxLimits
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
 #: a value planted in the workers' environment and the storage directory; must never leak

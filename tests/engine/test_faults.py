@@ -108,7 +108,9 @@ def _wait(predicate: Callable[[], object], timeout: float, what: str, procs: Pro
         if value:
             return value
         time.sleep(0.3)
-    logs = "\n".join(f"--- {n}\n{procs.log(n)}" for n in ("web", "dispatcher", "worker", "scheduler"))
+    logs = "\n".join(
+        f"--- {n}\n{procs.log(n)}" for n in ("web", "dispatcher", "worker", "scheduler")
+    )
     raise AssertionError(f"not within {timeout} s: {what}\n{logs}")
 
 

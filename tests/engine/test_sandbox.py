@@ -10,11 +10,11 @@ import pytest
 from engine_support import sandbox_processes
 
 from ramp_server.config import load_settings
-from ramp_server.engine.sandbox import (
+from ramp_server.engine.sandbox import run_sandboxed
+from ramp_server.engine.sandbox_policy import (
     SandboxLimits,
     SandboxUnavailable,
     resolve_mode,
-    run_sandboxed,
     sandbox_warning,
 )
 

@@ -1,0 +1,100 @@
+"""Progress reports of running folds, from the Dask workers to ``submission_folds``.
+
+A worker publishes every report its sandbox writes on the Dask topic
+:data:`~ramp_server.engine.tasks.PROGRESS_TOPIC`. The relay queues them as they arrive (on the
+client's event loop) and, on the dispatcher's thread, stores the latest report of each fold and
+logs its epoch: the terminal's view of training.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ramp_server.engine.tasks import PROGRESS_TOPIC
+
+if TYPE_CHECKING:
+    from distributed import Client
+    from sqlalchemy.orm import Session, sessionmaker
+
+# the progress lines are the dispatcher's narrative: they keep its logger name
+log = logging.getLogger("ramp_server.engine.dispatcher")
+
+
+class ProgressRelay:
+    """Subscribes to the workers' progress topic; :meth:`drain` stores what arrived since."""
+
+    def __init__(self, *, client: Client, sessions: sessionmaker[Session]) -> None:
+        self.client = client
+        self.sessions = sessions
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.client.subscribe_topic(PROGRESS_TOPIC, self._on_event)
+
+    def close(self) -> None:
+        """Stop listening (best effort: the cluster may already be gone)."""
+        try:
+            self.client.unsubscribe_topic(PROGRESS_TOPIC)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _on_event(self, event: Any) -> None:
+        # runs on the client's event loop: hand over to the dispatcher thread
+        _, msg = event
+        if isinstance(msg, dict):
+            self._queue.put(msg)
+
+    def drain(self, *, labels: Mapping[tuple[int, int], str]) -> None:
+        """Store the latest report of each fold heard from; ``labels`` names the running folds
+        (by ``(submission_id, fold)``) in the log lines."""
+        from ramp_server.services import jobs
+
+        latest: dict[tuple[int, int], dict[str, Any]] = {}
+        while True:
+            try:
+                msg = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                latest[(int(msg["submission_id"]), int(msg["fold"]))] = msg
+            except (KeyError, TypeError, ValueError):
+                continue
+        if not latest:
+            return
+        with self.sessions() as session:
+            for (sid, fold), msg in latest.items():
+                progress = _clean_progress(msg.get("progress"))
+                if progress and "epoch" in progress:  # the terminal's view of training
+                    log.info(
+                        "dispatcher: %s: fold %d %s",
+                        labels.get((sid, fold), f"submission {sid}"),
+                        fold,
+                        _describe_progress(progress),
+                    )
+                jobs.note_fold_run(
+                    session,
+                    submission_id=sid,
+                    fold=fold,
+                    progress=progress,
+                    worker=msg.get("worker"),
+                )
+
+
+def _clean_progress(progress: Any) -> dict[str, Any] | None:
+    if not isinstance(progress, dict):
+        return None
+    out: dict[str, Any] = {}
+    for k, v in list(progress.items())[:20]:
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            out[str(k)[:64]] = v[:200] if isinstance(v, str) else v
+    return out
+
+
+def _describe_progress(progress: dict[str, Any]) -> str:
+    """``epoch 3/15, loss 1.234, valid_acc 0.412`` from a workflow progress report."""
+    parts = [f"epoch {progress['epoch']}/{progress.get('n_epochs', '?')}"]
+    for key, value in progress.items():
+        if key not in ("epoch", "n_epochs") and isinstance(value, float):
+            parts.append(f"{key} {value:.3f}")
+    return ", ".join(parts[:5])
