@@ -7,7 +7,9 @@ Same submission API as the pollenating-insects RAMP kits: ``image_preprocessor.p
 - ``X_array`` is the decoded N×64×64×3 uint8 array: images are never decoded per epoch;
 - the training order is reshuffled (seeded) every epoch;
 - the validation split is stratified and uses ``transform_test``;
-- transforms run on a thread pool with a prefetch queue, off the training loop, ``n_jobs`` wide;
+- transforms run on a thread pool with a prefetch queue, off the training loop, ``n_jobs`` wide
+  (one thread for transforms measured under ``CHEAP_TRANSFORM_S`` per image: parallel threads
+  would only contend for the GIL);
 - a deterministic transform runs once per image: later epochs reuse its outputs (see
   :mod:`ramp_server.kit.transform_cache`; ``TRANSFORM_IS_RANDOM = True`` in the preprocessor
   module turns this off);
@@ -31,6 +33,7 @@ import numpy as np
 
 from ramp_server.kit import contract
 from ramp_server.kit.batching import (
+    CHEAP_TRANSFORM_S,
     SHARED_BUFFERS,
     TASK_BYTES,
     TASK_IMAGES,
@@ -106,6 +109,8 @@ class BatchGeneratorBuilder:
         self._buffers = buffers if buffers is not None else SHARED_BUFFERS
         self._scratch = threading.local()
         self._batch_bytes = 0
+        # None until measured; then True for transforms too cheap to gain from parallel threads
+        self._cheap: bool | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pending: set[Future] = set()  # tasks of this builder's streams, not yet handed over
         self._device = None
@@ -160,7 +165,8 @@ class BatchGeneratorBuilder:
     def _stream(
         self, plan: Iterator[np.ndarray], train: bool, convert: Callable
     ) -> Iterator[tuple]:
-        """Run ``_batch`` over ``plan`` on the pool, ``2*n_jobs`` tasks in flight.
+        """Run ``_batch`` over ``plan`` on the pool, ``2*n_jobs`` tasks in flight (two on one
+        thread once the first task showed a cheap transform).
 
         A task makes a few consecutive batches (about ``TASK_IMAGES`` images, at most
         ``TASK_BYTES``): one hand-over between threads per task rather than per batch.
@@ -169,7 +175,12 @@ class BatchGeneratorBuilder:
         plan = iter(plan)
 
         def run(group: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-            return [self._batch(positions, train) for positions in group]
+            t0 = time.perf_counter()
+            out = [self._batch(positions, train) for positions in group]
+            if self._cheap is None and self.n_jobs > 1:
+                per_image = (time.perf_counter() - t0) / max(1, sum(len(g) for g in group))
+                self._cheap = per_image < CHEAP_TRANSFORM_S
+            return out
 
         try:
             for first in plan:
@@ -179,9 +190,11 @@ class BatchGeneratorBuilder:
                 else:
                     n = 1  # output size unknown yet
                 group = [first, *itertools.islice(plan, n - 1)]
-                pending.append(self.pool.submit(run, group))
+                # a cheap transform: one producer thread, still ahead of the training loop
+                pool = transform_pool(1) if self._cheap else self.pool
+                pending.append(pool.submit(run, group))
                 self._pending.add(pending[-1])
-                if len(pending) >= 2 * self.n_jobs:
+                if len(pending) >= 2 * (1 if self._cheap else self.n_jobs):
                     done = pending.popleft()
                     self._pending.discard(done)
                     for item in done.result():
