@@ -1,4 +1,4 @@
-"""torch views of a :class:`~ramp_server.kit.workflow.BatchGeneratorBuilder` (imported lazily)."""
+"""torch views of a :class:`~ramp_server.kit.gen_builder.BatchGeneratorBuilder` (imported lazily)."""
 
 from __future__ import annotations
 
