@@ -42,6 +42,7 @@ def test_admin_pages_are_forbidden_to_participants_and_anonymous(client, event):
     assert client.get("/admin").status_code == 403
     assert client.get("/admin/events/spipoll").status_code == 403
     assert post_form(client, "/admin/events/spipoll/close").status_code == 403
+    assert post_form(client, "/admin/events/spipoll/reblend").status_code == 403
     assert client.get("/admin/events/spipoll/export.zip").status_code == 403
 
 
@@ -124,6 +125,19 @@ def test_close_event_and_export_everything(client, event, session, settings):
     names = zf.namelist()
     assert "scores.csv" in names and "submissions.json" in names
     assert f"code/u_exported/{sub.name}/batch_classifier.py" in names
+
+
+def test_admin_requests_a_reblend_from_the_event_page(client, event, session):
+    from ramp_server.services.blend_requests import blend_request_of
+
+    make_admin(session, client)
+    assert 'id="reblend-event"' in client.get("/admin/events/spipoll").text
+    assert blend_request_of(session, event_id=event.id) is None
+    r = post_form(client, "/admin/events/spipoll/reblend", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/events/spipoll"
+    session.expire_all()
+    assert blend_request_of(session, event_id=event.id) is not None
+    assert "re-blend pending" in client.get("/events/spipoll").text
 
 
 @SQLITE_ONLY

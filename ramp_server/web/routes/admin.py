@@ -20,7 +20,7 @@ from ramp_server.db.models import (
     SubmissionState,
     User,
 )
-from ramp_server.services import accounts, events, exports, participants
+from ramp_server.services import accounts, blend_requests, events, exports, participants
 from ramp_server.web import access
 from ramp_server.web.deps import AdminUser, Csrf, Db
 from ramp_server.web.routes.events import event_context
@@ -163,6 +163,18 @@ def close(request: Request, db: Db, user: AdminUser, name: str) -> Response:
     events.close_event(db, event=event)
     db.commit()
     flash(request, f"{event.name} is closed; the private leaderboard is public.", "success")
+    return RedirectResponse(f"/admin/events/{name}", status_code=303)
+
+
+@router.post("/events/{name}/reblend", dependencies=[Csrf])
+def reblend(request: Request, db: Db, user: AdminUser, name: str) -> Response:
+    """Ask the dispatcher to blend the event again (as ``ramp-server event reblend``)."""
+    event = access.get_event(db, name)
+    blend_requests.request_blend(db, event_id=event.id)
+    db.commit()
+    flash(
+        request, f"Re-blend of {event.name} requested: the dispatcher runs it shortly.", "success"
+    )
     return RedirectResponse(f"/admin/events/{name}", status_code=303)
 
 
