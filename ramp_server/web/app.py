@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ramp_server.services import NotFound, ServiceError
+from ramp_server.web.admission import AdmissionMiddleware, pool_capacity
 from ramp_server.web.deps import LoginRequired
 from ramp_server.web.security import CsrfError, SessionMiddleware
 from ramp_server.web.templating import make_templates, render
@@ -81,6 +82,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(
         SessionMiddleware, secret_key=settings.secret_key, secure=settings.secure_cookies
     )
+    capacity = pool_capacity(app.state.engine)
+    if capacity is not None:  # outermost: a waiting request has not even read its cookie
+        app.add_middleware(AdmissionMiddleware, limit=capacity)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     include_routes(app)
 
