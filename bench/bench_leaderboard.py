@@ -16,7 +16,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from load.server import free_port  # bench/ is sys.path[0] when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 5000
@@ -155,12 +156,6 @@ def seed_database(*, settings, n_submissions: int, n_participants: int, seed: in
         f"participants in {time.perf_counter() - t0:.1f} s"
     )
     return event.name
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:

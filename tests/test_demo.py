@@ -17,10 +17,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import make_tiny_data
 from sqlalchemy import select
 
+from ramp_server.db.testing import REPO_ROOT
 from ramp_server.kit.subset import read_subset_record
-from tests.conftest import REPO_ROOT, make_tiny_data
 
 SUBMISSIONS = ("starting_kit", "colour_features")
 
