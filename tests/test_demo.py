@@ -17,7 +17,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_data
 from sqlalchemy import select
 
 from ramp_server.db.testing import REPO_ROOT
@@ -27,8 +26,8 @@ SUBMISSIONS = ("starting_kit", "colour_features")
 
 
 @pytest.fixture(scope="module")
-def demo_data(tmp_path_factory) -> Path:
-    return make_tiny_data(tmp_path_factory.mktemp("demo") / "data", n=400)
+def demo_data(tiny_kit) -> Path:
+    return tiny_kit / "data"  # read only: the demo links a subset of it into its storage
 
 
 def _env(storage: Path) -> dict[str, str]:
