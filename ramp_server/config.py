@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `ramp-server serve` binds to.")
     port: int = Field(8000, description="Port `ramp-server serve` listens on.")
+    web_workers: int = Field(
+        1, ge=1, description="Web server processes of `ramp-server serve` (one pool each)."
+    )
     base_url: str | None = Field(None, description="Public URL used in e-mails (reset links).")
     scheduler_address: str | None = Field(
         None, description="Dask scheduler address; unset: an embedded LocalCluster."

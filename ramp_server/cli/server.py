@@ -18,6 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=None, help="address to bind (default: settings.host)")
     p.add_argument("--port", type=int, default=None, help="port (default: settings.port)")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="web server processes (default: settings.web_workers)",
+    )
+    p.add_argument(
         "--no-dispatcher",
         action="store_true",
         help="do not start the embedded dispatcher even if settings.embedded_dispatcher is on",
@@ -36,6 +43,8 @@ def start_dispatcher(settings):  # noqa: ANN001, ANN201 - handle type belongs to
 
 
 def serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from ramp_server.cli import CliError, setup_logging
@@ -49,17 +58,34 @@ def serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    app = create_app(settings)
+    workers = args.workers if args.workers is not None else settings.web_workers
+    if workers < 1:
+        raise CliError(f"--workers must be at least 1, got {workers}")
+    if workers > 1:
+        # each worker process builds its app from the environment: hand it the --config file
+        if args.config:
+            os.environ["RAMP_CONFIG_FILE"] = os.path.abspath(args.config)
+        app = "ramp_server.web.app:create_app_from_env"
+    else:
+        app = create_app(settings)
     handle = None
     if settings.embedded_dispatcher and not args.no_dispatcher:
         handle = start_dispatcher(settings)
         error = getattr(handle, "error", None) if handle is not None else None
         if error:
             log.error("the embedded dispatcher is not training submissions: %s", error)
-            # administrators see it on every page
-            app.state.templates.env.globals["dispatcher_error"] = str(error)
+            if workers == 1:  # administrators see it on every page
+                app.state.templates.env.globals["dispatcher_error"] = str(error)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            workers=workers if workers > 1 else None,
+            factory=workers > 1,
+            log_level="info",
+            proxy_headers=False,
+        )
     finally:
         if handle is not None:
             handle.stop()

@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -125,9 +126,23 @@ def test_browser_leaderboard_sorting(live_server, event, browser, session, setti
     )
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # field 4 of /proc/PID/stat: the parent's pid
+            out.append(int(stat.parent.name))
+    return out
+
+
 @SQLITE_ONLY
-def test_ramp_server_serve_command_serves_the_app(settings, event, tmp_path):
-    """`ramp-server serve --no-dispatcher` in a subprocess, configured by RAMP_* variables."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ramp_server_serve_command_serves_the_app(settings, event, tmp_path, workers):
+    """`ramp-server serve` in a subprocess, configured by RAMP_* variables; with
+    `--workers 2`, two web processes (each building its app from the environment)."""
     import subprocess
     import sys
 
@@ -142,7 +157,8 @@ def test_ramp_server_serve_command_serves_the_app(settings, event, tmp_path):
     )
     code = "import sys; from ramp_server.cli import main; sys.exit(main())"
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -158,6 +174,16 @@ def test_ramp_server_serve_command_serves_the_app(settings, event, tmp_path):
                 assert time.monotonic() < deadline, "serve did not answer within 60 s"
                 time.sleep(0.2)
         assert r.status_code == 200 and r.json()[0]["name"] == "spipoll"
+        for _ in range(10):  # every process answers from the same database
+            assert (
+                httpx.get(f"http://127.0.0.1:{port}/events/spipoll", timeout=10).status_code == 200
+            )
+        web_processes = [
+            c
+            for c in _children(proc.pid)
+            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
+        ]
+        assert len(web_processes) == (workers if workers > 1 else 0)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
