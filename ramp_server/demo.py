@@ -43,16 +43,27 @@ def _run(*argv: str, allow_fail: bool = False) -> int:
     return code
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return parse
+
+
+_positive = _at_least(1)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The demo's options (``scripts/demo --help``)."""
     p = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.splitlines()[0])
-    p.add_argument("--storage", default="var/demo", help="storage directory (default: var/demo)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="storage directory (default: $RAMP_STORAGE_DIR, else var/demo)",
+    )
     p.add_argument(
         "--data",
         default=str(REPO / "data"),
@@ -70,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--demo-size",
         nargs=2,
-        type=_positive,
+        type=_at_least(3 * 18),  # 3 images of each taxon, for a stratified 3-fold CV
         metavar=("N_TRAIN", "N_TEST"),
         default=DEMO_SIZE,
         help=f"images of the demo profile's subset (default: {DEMO_SIZE[0]} {DEMO_SIZE[1]})",
@@ -92,14 +103,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
-    """The kit folder the event is made from, and a sentence on its data for the event page."""
-    data = Path(args.data).resolve()
+def _ensure_data(data: Path, n: int) -> None:
     if not (data / "train.csv").is_file():
         from ramp_server.kit.synth import generate
 
-        print(f"==> generating {args.n} synthetic SPIPOLL images into {data}", flush=True)
-        generate(data, seed=0, n=args.n, progress=True)
+        print(f"==> generating {n} synthetic SPIPOLL images into {data}", flush=True)
+        generate(data, seed=0, n=n, progress=True)
+
+
+def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
+    """The kit folder the event is made from, and a sentence on its data for the event page."""
+    data = Path(args.data)
     if args.profile == "full" and data == REPO / "data":
         return REPO, "It uses the full data set."
     kit = storage / "kit"
@@ -112,9 +126,10 @@ def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
         dirs_exist_ok=True,
     )
     if args.profile == "full":
-        if (kit / "data").is_symlink() or not (kit / "data").exists():
-            (kit / "data").unlink(missing_ok=True)
-            (kit / "data").symlink_to(data, target_is_directory=True)
+        if (kit / "data" / "subset.json").is_file():  # a demo-profile subset this demo wrote
+            shutil.rmtree(kit / "data")
+        (kit / "data").unlink(missing_ok=True)
+        (kit / "data").symlink_to(data, target_is_directory=True)
         return kit, "It uses the full data set."
     from ramp_server.kit.subset import write_subset
 
@@ -172,14 +187,17 @@ def _existing(storage: Path) -> tuple[set[str], set[str], set[tuple[str, str]]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Set up (or resume) the demo, then serve it, or train everything and exit."""
+    storage = Path(args.storage or os.environ.get("RAMP_STORAGE_DIR") or REPO / "var/demo")
+    storage = args.storage = storage.resolve()  # before chdir: relative to the caller's folder
+    args.data = Path(args.data).resolve()
     os.chdir(REPO)
-    storage = Path(args.storage).resolve()
-    os.environ.setdefault("RAMP_STORAGE_DIR", str(storage))
+    os.environ["RAMP_STORAGE_DIR"] = str(storage)
     if args.workers:
         os.environ["RAMP_LOCAL_WORKERS"] = str(args.workers)
-    kit, data_note = _kit(args, storage)
+    _ensure_data(args.data, args.n)
 
-    print(f"==> platform storage: {os.environ['RAMP_STORAGE_DIR']}", flush=True)
+    print(f"==> platform storage: {storage}", flush=True)
     _run("init")
     names = DEMO_SUBMISSIONS if args.submissions is None else tuple(args.submissions)
     pairs = tuple((USERS[i % len(USERS)], name) for i, name in enumerate(names))
@@ -198,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
     for user in sorted({u for u, _ in pairs} - users):
         _run("user", "add", user, "--email", f"{user}@example.org", "--password", PASSWORD)
     if EVENT not in events:
+        kit, data_note = _kit(args, storage)
         _run(
             "event",
             "add",
@@ -211,7 +230,11 @@ def run(args: argparse.Namespace) -> int:
             "Classify 64×64 photos of 18 pollinating-insect taxa. " + data_note,
         )
     else:
-        print(f"==> event {EVENT!r} already exists: resuming", flush=True)
+        print(
+            f"==> event {EVENT!r} already exists: resuming it with the data it was made from "
+            f"(--profile and --demo-size apply to a new event: use another --storage)",
+            flush=True,
+        )
     for user, folder in pairs:
         if (user, folder) in submitted:
             print(f"==> {user}/{folder} already submitted", flush=True)
@@ -232,8 +255,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``scripts/demo``: exit status 0, or 130 after Ctrl-C (run it again to resume)."""
+    from ramp_server.kit.dataset import DataError
+
     try:
         return run(parse_args(argv))
+    except DataError as exc:
+        print(f"scripts/demo: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\n==> demo stopped; run scripts/demo again to resume", file=sys.stderr)
         return 130

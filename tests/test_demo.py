@@ -35,11 +35,25 @@ def _env(storage: Path) -> dict[str, str]:
     return {**env, "RAMP_STORAGE_DIR": str(storage), "PYTHONUNBUFFERED": "1"}
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_demo():
+    """Whatever a failing test leaves (the demo, its Dask workers, their sandboxes) is killed."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def _demo(storage: Path, data: Path, *extra: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "ramp_server.demo", "--storage", str(storage)]
     argv += ["--data", str(data), "--demo-size", "150", "60", "--workers", "1"]
     argv += ["--submissions", *SUBMISSIONS, *extra]
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         argv,
         cwd=REPO_ROOT,
         env=_env(storage),
@@ -48,6 +62,8 @@ def _demo(storage: Path, data: Path, *extra: str) -> subprocess.Popen:
         text=True,
         start_new_session=True,  # its own process group, like a terminal's foreground job
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def _read_until(proc: subprocess.Popen, marker: str, *, timeout: float) -> str:
@@ -60,7 +76,6 @@ def _read_until(proc: subprocess.Popen, marker: str, *, timeout: float) -> str:
         seen.append(line)
         if marker in line:
             return "".join(seen)
-    proc.kill()
     raise AssertionError(f"{marker!r} never appeared; output:\n{''.join(seen)[-4000:]}")
 
 
@@ -100,6 +115,20 @@ def _submissions(storage: Path) -> list[tuple[str, str, str, float | None, str]]
     return [(u, n, s.value, c, description) for u, n, s, c in rows]
 
 
+def _folds_left_training(storage: Path) -> int:
+    from sqlalchemy import func
+
+    from ramp_server.config import Settings
+    from ramp_server.db.engine import open_database
+    from ramp_server.db.models import FoldState, SubmissionFold
+
+    with open_database(Settings(storage_dir=storage, database_url=None)) as factory:
+        with factory() as session:
+            return session.scalar(
+                select(func.count()).where(SubmissionFold.state == FoldState.TRAINING)
+            )
+
+
 def test_demo_resumes_after_ctrl_c_without_losing_or_duplicating_submissions(demo_data, tmp_path):
     storage = tmp_path / "storage"
     proc = _demo(storage, demo_data, "--until-idle")
@@ -115,9 +144,10 @@ def test_demo_resumes_after_ctrl_c_without_losing_or_duplicating_submissions(dem
         ("bob", SUBMISSIONS[1]),
     ]
     assert all(state != "scored" or n == SUBMISSIONS[0] for _, n, state, *_ in rows)
+    assert _folds_left_training(storage) > 0  # Ctrl-C came mid-training: those are requeued
 
     proc = _demo(storage, demo_data, "--until-idle")
-    out, _ = proc.communicate(timeout=600)
+    out, _ = proc.communicate(timeout=400)
     assert proc.returncode == 0, out[-4000:]
     assert "alice/starting_kit already submitted" in out
     assert "bob/colour_features already submitted" in out
@@ -168,3 +198,12 @@ def test_demo_serves_the_site_and_stops_cleanly_on_ctrl_c(demo_data, tmp_path):
     assert "Traceback" not in after, after[-3000:]
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=2)
+
+
+def test_demo_rejects_a_subset_too_small_for_a_stratified_cv(capsys):
+    from ramp_server.demo import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--demo-size", "10", "600"])
+    assert exc.value.code == 2
+    assert "--demo-size: must be 54 or more, got 10" in capsys.readouterr().err

@@ -48,8 +48,12 @@ def dispatch(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if args.workers is not None and args.workers < 1:
         raise CliError("--workers must be at least 1")
+    # with an external scheduler the sandboxes run on its workers, not here
+    local = not (args.scheduler or settings.scheduler_address)
     try:
-        resolve_mode(sandbox=settings.sandbox, allow_unsafe=settings.allow_unsafe_sandbox)
+        resolve_mode(
+            sandbox=settings.sandbox, allow_unsafe=settings.allow_unsafe_sandbox, local=local
+        )
     except SandboxUnavailable as exc:
         raise CliError(str(exc)) from None
 
@@ -75,7 +79,12 @@ def dispatch(args: argparse.Namespace) -> int:
     dispatcher = hook = None
     try:
         hook = install_reblend_hook(settings)
-        dispatcher = Dispatcher(settings, client=client, limits=local_limits(settings, cluster))
+        dispatcher = Dispatcher(
+            settings,
+            client=client,
+            limits=local_limits(settings, cluster),
+            local_sandboxes=local,
+        )
         dispatcher.run(until_idle=args.until_idle, stop=stop)
         print(f"dispatcher: {dispatcher.n_scored} submission(s) scored")
     finally:

@@ -41,13 +41,19 @@ class DispatcherHandle:
 
         client = cluster = dispatcher = hook = None
         try:
+            local = not self.settings.scheduler_address  # else the workers run the sandboxes
             resolve_mode(
-                sandbox=self.settings.sandbox, allow_unsafe=self.settings.allow_unsafe_sandbox
+                sandbox=self.settings.sandbox,
+                allow_unsafe=self.settings.allow_unsafe_sandbox,
+                local=local,
             )
             client, cluster = connect(self.settings, n_workers=self.n_workers)
             hook = install_reblend_hook(self.settings)
             dispatcher = Dispatcher(
-                self.settings, client=client, limits=local_limits(self.settings, cluster)
+                self.settings,
+                client=client,
+                limits=local_limits(self.settings, cluster),
+                local_sandboxes=local,
             )
             dispatcher.run(stop=self._stop)
         except SandboxUnavailable as exc:

@@ -64,13 +64,11 @@ class CancelWatcher:
                 item.submission_id
             ) in (SubmissionState.CANCELLED, SubmissionState.ERROR)
             if stale and not item.cancel_sent:
-                from distributed import Event
-
                 log.info(
                     "dispatcher: killing fold %d of submission %d", item.fold, item.submission_id
                 )
-                Event(item.cancel_name, client=self.client).set()
-                item.cancel_sent = True
+                # retried on the next round if the scheduler did not take it
+                item.cancel_sent = send_cancel(self.client, item.cancel_name)
 
     def clear(self, item: InFlight) -> None:
         """Reset a finished fold's cancel event (best effort)."""

@@ -68,6 +68,7 @@ class Dispatcher:
         session_factory: sessionmaker[Session] | None = None,
         limits: SandboxLimits | None = None,
         poll_s: float = 0.5,
+        local_sandboxes: bool = True,
     ) -> None:
         from ramp_server.db.engine import make_engine, make_session_factory
         from ramp_server.storage import Storage
@@ -75,7 +76,9 @@ class Dispatcher:
         self.settings = settings
         self.client = client
         self.mode = resolve_mode(
-            sandbox=settings.sandbox, allow_unsafe=settings.allow_unsafe_sandbox
+            sandbox=settings.sandbox,
+            allow_unsafe=settings.allow_unsafe_sandbox,
+            local=local_sandboxes,
         )
         self._own_engine = None
         if session_factory is None:

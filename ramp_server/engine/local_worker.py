@@ -14,5 +14,6 @@ from typing import Any
 
 
 def dask_setup(worker: Any) -> None:  # noqa: ARG001 - the preload protocol's signature
+    """Ignore SIGINT in this worker process (Dask calls it when the worker starts)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -65,12 +65,13 @@ class ProgressRelay:
         with self.sessions() as session:
             for (sid, fold), msg in latest.items():
                 progress = _clean_progress(msg.get("progress"))
-                if progress and "epoch" in progress:  # the terminal's view of training
+                line = _describe_progress(progress) if progress else None
+                if line:  # the terminal's view of training
                     log.info(
                         "dispatcher: %s: fold %d %s",
                         labels.get((sid, fold), f"submission {sid}"),
                         fold,
-                        _describe_progress(progress),
+                        line,
                     )
                 jobs.note_fold_run(
                     session,
@@ -91,10 +92,21 @@ def _clean_progress(progress: Any) -> dict[str, Any] | None:
     return out
 
 
-def _describe_progress(progress: dict[str, Any]) -> str:
-    """``epoch 3/15, loss 1.234, valid_acc 0.412`` from a workflow progress report."""
-    parts = [f"epoch {progress['epoch']}/{progress.get('n_epochs', '?')}"]
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe_progress(progress: dict[str, Any]) -> str | None:
+    """``epoch 3/15, loss 1.234, valid_acc 0.412`` from a workflow progress report, or None.
+
+    The report comes from participant code: only integers, floats and identifier-like names
+    reach the log, so it cannot forge log lines (newlines, terminal escapes).
+    """
+    epoch, n_epochs = progress.get("epoch"), progress.get("n_epochs")
+    if not _is_int(epoch):
+        return None
+    parts = [f"epoch {epoch}/{n_epochs if _is_int(n_epochs) else '?'}"]
     for key, value in progress.items():
-        if key not in ("epoch", "n_epochs") and isinstance(value, float):
+        if key not in ("epoch", "n_epochs") and isinstance(value, float) and key.isidentifier():
             parts.append(f"{key} {value:.3f}")
     return ", ".join(parts[:5])

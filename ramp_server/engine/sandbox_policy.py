@@ -72,10 +72,15 @@ def bwrap_available() -> bool:
     return proc.returncode == 0
 
 
-def resolve_mode(*, sandbox: str, allow_unsafe: bool) -> str:
-    """The sandbox mode to use, or :class:`SandboxUnavailable` with what to do."""
+def resolve_mode(*, sandbox: str, allow_unsafe: bool, local: bool = True) -> str:
+    """The sandbox mode to use, or :class:`SandboxUnavailable` with what to do.
+
+    ``local=False``: the sandboxes run on other machines (the workers of an external
+    scheduler), so bubblewrap is not looked for here; a worker without it fails its folds
+    as platform faults, with the same message.
+    """
     if sandbox == "bwrap":
-        if bwrap_available():
+        if not local or bwrap_available():
             return "bwrap"
         raise SandboxUnavailable(
             f"bubblewrap ({BWRAP}) is missing or cannot create namespaces on this machine: "

@@ -96,7 +96,7 @@ class BatchGeneratorBuilder:
         self._scratch = threading.local()
         self._batch_bytes = 0
         # None until measured; then True for transforms too cheap to gain from parallel threads
-        self._cheap: bool | None = None
+        self._cheap: dict[bool, bool | None] = {True: None, False: None}  # train, valid
         self._pool: ThreadPoolExecutor | None = None
         self._pending: set[Future] = set()  # tasks of this builder's streams, not yet handed over
         self._device = None
@@ -163,9 +163,9 @@ class BatchGeneratorBuilder:
         def run(group: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
             t0 = time.perf_counter()
             out = [self._batch(positions, train) for positions in group]
-            if self._cheap is None and self.n_jobs > 1:
+            if self._cheap[train] is None and self.n_jobs > 1:
                 per_image = (time.perf_counter() - t0) / max(1, sum(len(g) for g in group))
-                self._cheap = per_image < CHEAP_TRANSFORM_S
+                self._cheap[train] = per_image < CHEAP_TRANSFORM_S
             return out
 
         try:
@@ -177,10 +177,11 @@ class BatchGeneratorBuilder:
                     n = 1  # output size unknown yet
                 group = [first, *itertools.islice(plan, n - 1)]
                 # a cheap transform: one producer thread, still ahead of the training loop
-                pool = transform_pool(1) if self._cheap else self.pool
+                cheap = self._cheap[train]
+                pool = transform_pool(1) if cheap else self.pool
                 pending.append(pool.submit(run, group))
                 self._pending.add(pending[-1])
-                if len(pending) >= 2 * (1 if self._cheap else self.n_jobs):
+                if len(pending) >= 2 * (1 if cheap else self.n_jobs):
                     done = pending.popleft()
                     self._pending.discard(done)
                     for item in done.result():

@@ -2,7 +2,7 @@
 
 The subset keeps every class in its proportions (and at least a few images of each, so a
 stratified CV still works), hard-links the images when the file system allows it (no extra
-disk), and records where it came from in ``subset.json`` so pages can say so.
+disk), and records where it came from in ``subset.json`` (the demo quotes it on its event page).
 """
 
 from __future__ import annotations
@@ -50,7 +50,13 @@ def read_subset_record(data_dir: str | os.PathLike) -> SubsetSummary | None:
     path = Path(data_dir) / RECORD_NAME
     if not path.is_file():
         return None
-    return SubsetSummary(**json.loads(path.read_text(encoding="utf-8")))
+    try:
+        return SubsetSummary(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:  # not JSON, or not the fields of a subset record
+        raise DataError(
+            f"{path}: not a subset record written by `ramp-server data subset` ({exc}); "
+            "remove it, or choose another folder"
+        ) from None
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -75,8 +81,13 @@ def write_subset(
     """
     src = Path(source).resolve()
     dst = Path(out).resolve()
-    if src == dst or src in dst.parents:
-        raise DataError(f"{dst}: the subset must be written outside the source folder {src}")
+    if src == dst or src in dst.parents or dst in src.parents:
+        raise DataError(
+            f"{dst}: the subset and its source {src} must not contain one another: "
+            "choose a separate folder for --out"
+        )
+    if dst.exists() and not dst.is_dir():
+        raise DataError(f"{dst} is a file: choose a folder for --out")
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if value < MIN_PER_CLASS * 18:
             raise DataError(

@@ -127,8 +127,11 @@ def create_app_from_env() -> FastAPI:
     """App factory for process managers (``uvicorn --factory ...:create_app_from_env``).
 
     Settings come from the environment / ``RAMP_CONFIG_FILE`` as for every ``ramp-server`` verb;
-    each worker process builds its own app, engine and connection pool.
+    each worker process builds its own app, engine and connection pool, and logs like
+    ``ramp-server serve``.
     """
+    from ramp_server.cli import setup_logging
     from ramp_server.config import load_settings
 
+    setup_logging()
     return create_app(load_settings())

@@ -121,16 +121,21 @@ def _web_up(url: str) -> bool:
         return False
 
 
-def _training_with_progress(session_factory, submission_id: int) -> str | None:
-    """The Dask key of a fold of the submission that is training and has reported progress."""
+def _training_with_progress(
+    session_factory, submission_id: int, *, not_keys: frozenset[str] = frozenset()
+) -> list[tuple[int, str, str]]:
+    """``(fold id, Dask key, worker)`` of the submission's folds training and reporting
+    progress, except those run as ``not_keys``."""
     with session_factory() as s:
-        return s.scalar(
-            select(SubmissionFold.dask_key).where(
+        rows = s.execute(
+            select(SubmissionFold.id, SubmissionFold.dask_key, SubmissionFold.worker).where(
                 SubmissionFold.submission_id == submission_id,
                 SubmissionFold.state == FoldState.TRAINING,
                 SubmissionFold.progress.is_not(None),
+                SubmissionFold.worker.is_not(None),
             )
-        )
+        ).all()
+    return [tuple(r) for r in rows if r[1] not in not_keys]
 
 
 def _all_scored_and_blended(session_factory, event_id: int, n: int) -> bool:
@@ -196,14 +201,21 @@ def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_not
         _wait(lambda: _web_up(procs.url), 60, "the restarted web server answers", procs)
 
         # 2. the dispatcher dies mid-training (its folds stay `training`) and comes back
-        _wait(lambda: _training_with_progress(session_factory, slow), 120, "slow trains", procs)
+        running = _wait(
+            lambda: _training_with_progress(session_factory, slow), 120, "slow trains", procs
+        )
         procs.kill("dispatcher")
         procs.start("dispatcher")
 
-        # 3. the Dask worker dies mid-training; a new one joins the scheduler
-        key = _wait(
-            lambda: _training_with_progress(session_factory, slow), 120, "slow trains again", procs
-        )
+        # 3. the Dask worker dies while training a fold the new dispatcher started; a new
+        # worker joins the scheduler and trains it again
+        old_keys = frozenset(key for _, key, _ in running)
+        fold_id, _, killed_worker = _wait(
+            lambda: _training_with_progress(session_factory, slow, not_keys=old_keys),
+            120,
+            "slow trains again, started by the new dispatcher",
+            procs,
+        )[0]
         procs.kill("worker")
         procs.start("worker")
 
@@ -213,7 +225,10 @@ def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_not
             "every submission scored and blended",
             procs,
         )
-        assert key  # a fold was caught training before the worker died
+        with session_factory() as s:
+            retrained = s.get(SubmissionFold, fold_id)
+            assert retrained.state == FoldState.SCORED
+            assert retrained.worker and retrained.worker != killed_worker  # the new worker
 
         n_types = len(event.score_types)
         n_folds = len(event.folds)

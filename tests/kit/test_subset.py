@@ -52,9 +52,23 @@ def test_subset_refuses_a_folder_holding_other_files(tiny_kit, tmp_path):
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
 
 
-def test_subset_refuses_to_write_inside_its_source(kit_copy):
-    with pytest.raises(DataError, match="outside the source"):
-        write_subset(kit_copy / "data", kit_copy / "data" / "sub", n_train=100, n_test=60)
+def test_subset_refuses_folders_containing_one_another(kit_copy):
+    data = kit_copy / "data"
+    with pytest.raises(DataError, match="must not contain one another"):
+        write_subset(data, data / "sub", n_train=100, n_test=60)
+    with pytest.raises(DataError, match="must not contain one another"):  # would delete it
+        write_subset(data / "imgs", data, n_train=100, n_test=60)
+    assert len(list((data / "imgs").iterdir())) == 400
+
+
+def test_subset_refuses_a_file_or_a_foreign_record_as_output(tiny_kit, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="is a file"):
+        write_subset(tiny_kit / "data", tmp_path / "file", n_train=100, n_test=60)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "subset.json").write_text('{"something": "else"}')
+    with pytest.raises(DataError, match="subset.json: not a subset record"):
+        write_subset(tiny_kit / "data", tmp_path / "out", n_train=100, n_test=60)
 
 
 def test_subset_names_a_missing_image(kit_copy, tmp_path):
