@@ -1,7 +1,8 @@
 """The challenge kit: what a participant needs to run ``ramp-test`` (no server dependencies).
 
 - :mod:`ramp_server.kit.taxa`: the 18 taxa (ids, names, counts)
-- :mod:`ramp_server.kit.dataset`: CSV validation, the decoded 64×64 image cache, public bundle
+- :mod:`ramp_server.kit.labels`: reading and validating the CSVs (``id,class``, ``class,taxon``)
+- :mod:`ramp_server.kit.dataset`: the decoded 64×64 image cache, public bundle (re-exports labels)
 - :mod:`ramp_server.kit.workflow`: the image-preprocessor + batch-classifier workflow
 - :mod:`ramp_server.kit.contract`: submission contract and prediction checks
 - :mod:`ramp_server.kit.scoring`: loading/checking a problem.py, scoring and bagging

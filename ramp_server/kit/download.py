@@ -7,7 +7,8 @@ need the server's dependencies), then turns them into this project's layout:
 
 * every transfer goes to ``<file>.part`` and resumes with an HTTP ``Range`` request (a server
   that ignores ``Range`` gets a clean restart); the received length is checked against
-  ``Content-Length`` / ``Content-Range`` and, when the manifest knows it, the sha256;
+  ``Content-Length`` / ``Content-Range`` and, when the manifest knows it, the sha256 (the
+  transfer itself is :mod:`ramp_server.kit.transfer`; :func:`fetch` is re-exported here);
 * ``imgs.zip`` is extracted safely (no absolute paths, no ``..``, no links, bounded size and
   compression ratio) and each image is placed as ``imgs/<id>.jpg`` whatever folder or name
   suffix the archive uses;
@@ -20,37 +21,48 @@ need the server's dependencies), then turns them into this project's layout:
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import json
 import os
 import shutil
-import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ramp_server.kit.archive import (
-    CHUNK,
     DownloadError,
     check_class_codes,
     index_images,
-    progress_bar,
     read_split,
     safe_extract,
     write_csv,
 )
 from ramp_server.kit.taxa import CLASS_NAMES
+from ramp_server.kit.transfer import FetchResult, fetch, file_sha256
+
+# the public names; fetch/FetchResult (transfer) and DownloadError/safe_extract (archive) are
+# re-exported so that callers need this module only
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MANIFEST",
+    "RECORD_NAME",
+    "REQUIRED_FILES",
+    "STAGING_NAME",
+    "DownloadError",
+    "DownloadReport",
+    "FetchResult",
+    "Manifest",
+    "RemoteFile",
+    "download",
+    "fetch",
+    "load_manifest",
+    "safe_extract",
+]
 
 DEFAULT_BASE_URL = "https://storage.ramp.studio/pollenating_insects"
 REQUIRED_FILES = ("train.csv", "test.csv", "class_codes.csv", "imgs.zip")
 RECORD_NAME = "download_manifest.json"
 STAGING_NAME = ".download"
-USER_AGENT = "ramp-spipoll-downloader/1"
 
 
 @dataclass(frozen=True)
@@ -78,17 +90,6 @@ MANIFEST = Manifest(DEFAULT_BASE_URL, tuple(RemoteFile(n) for n in REQUIRED_FILE
 
 
 @dataclass
-class FetchResult:
-    """What :func:`fetch` did for one file."""
-
-    path: Path
-    size: int
-    sha256: str
-    resumed_from: int = 0
-    restarted: bool = False
-
-
-@dataclass
 class DownloadReport:
     """Outcome of :func:`download`."""
 
@@ -97,12 +98,6 @@ class DownloadReport:
     n_test: int = 0
     already_present: bool = False
     fetched: list[FetchResult] = field(default_factory=list)
-
-
-class _Interrupted(Exception):
-    def __init__(self, have: int, total: int | None):
-        super().__init__(have, total)
-        self.have, self.total = have, total
 
 
 def load_manifest(path: str | Path) -> Manifest:
@@ -140,193 +135,6 @@ def load_manifest(path: str | Path) -> Manifest:
     return Manifest(base_url, tuple(files))
 
 
-def _unreachable(url: str, reason: object) -> DownloadError:
-    host = urlsplit(url).netloc or url
-    if isinstance(reason, ssl.SSLError):
-        return DownloadError(
-            f"cannot verify the TLS certificate of {host} ({reason}): use --base-url for a mirror"
-        )
-    return DownloadError(
-        f"cannot reach {host}: check your connection or use --base-url for a mirror ({reason})"
-    )
-
-
-def _open(
-    url: str, offset: int, timeout: float, validator: str | None = None
-) -> http.client.HTTPResponse:
-    headers = {"User-Agent": USER_AGENT}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-        if validator:  # a file changed on the server since the .part began comes back whole
-            headers["If-Range"] = validator
-    try:
-        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
-    except urllib.error.HTTPError:
-        raise
-    except urllib.error.URLError as exc:  # refused, unknown host, TLS, connect timeout
-        raise _unreachable(url, exc.reason) from None
-    except (TimeoutError, ConnectionError, http.client.HTTPException):
-        raise _Interrupted(offset, None) from None  # connected, then dropped: retry/resume
-
-
-def _content_range(value: str | None) -> tuple[int, int | None] | None:
-    """``bytes START-END/TOTAL`` -> (START, TOTAL or None)."""
-    if not value or not value.startswith("bytes "):
-        return None
-    span, _, total = value[6:].partition("/")
-    start = span.partition("-")[0]
-    if not start.isdigit():
-        return None
-    return int(start), int(total) if total.isdigit() else None
-
-
-def _fetch_once(
-    url: str, dest: Path, *, sha256: str | None, size: int | None, timeout: float, progress: bool
-) -> FetchResult:
-    part = dest.with_name(dest.name + ".part")
-    validator_file = dest.with_name(dest.name + ".part.validator")
-    offset = part.stat().st_size if part.exists() else 0
-    if size is not None and offset > size:  # longer than the real file: start again
-        _drop_part(part)
-        offset = 0
-    if size is not None and offset == size and size > 0:
-        return _finish(part, dest, _sha256(part), offset, sha256=sha256)
-    validator = validator_file.read_text().strip() if offset and validator_file.exists() else None
-    try:
-        resp = _open(url, offset, timeout, validator)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code != 416 or not offset:
-            raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        _drop_part(part)  # our partial file does not fit the server's: restart cleanly
-        offset = 0
-        try:
-            resp = _open(url, 0, timeout)
-        except urllib.error.HTTPError as exc2:
-            exc2.close()
-            raise DownloadError(f"{url}: HTTP {exc2.code} {exc2.reason}") from None
-    resumed_from, restarted = 0, False
-    with resp:
-        length = resp.headers.get("Content-Length")
-        length = int(length) if length and length.isdigit() else None
-        if resp.status == 206 and offset:
-            crange = _content_range(resp.headers.get("Content-Range"))
-            if crange is None or crange[0] != offset:
-                _drop_part(part)
-                raise _Interrupted(0, None)  # unexpected range: drop it and retry from zero
-            total = (
-                crange[1]
-                if crange[1] is not None
-                else (offset + length if length is not None else None)
-            )
-            resumed_from, mode = offset, "ab"
-        elif resp.status == 200:
-            restarted = offset > 0  # the server ignored Range: the body is the whole file
-            offset, total, mode = 0, length, "wb"
-        else:
-            raise DownloadError(f"{url}: unexpected HTTP status {resp.status}")
-        if mode == "wb":  # remember which version of the file this .part holds
-            new_validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
-            if new_validator and not new_validator.startswith("W/"):
-                validator_file.write_text(new_validator)
-            else:
-                validator_file.unlink(missing_ok=True)
-        if size is not None and total is not None and total != size:
-            raise DownloadError(
-                f"{url}: the server announces {total} bytes but the manifest expects {size}; "
-                "is --base-url the right mirror?"
-            )
-        hasher = hashlib.sha256()
-        if mode == "ab":
-            with part.open("rb") as fh:
-                for block in iter(lambda: fh.read(CHUNK), b""):
-                    hasher.update(block)
-        have = offset
-        with (
-            part.open(mode) as fh,
-            progress_bar(total, dest.name, progress, initial=offset) as bar,
-        ):
-            try:
-                while True:
-                    try:
-                        chunk = resp.read(CHUNK)
-                    except http.client.IncompleteRead as exc:
-                        fh.write(exc.partial)
-                        raise _Interrupted(have + len(exc.partial), total) from None
-                    except (TimeoutError, ConnectionError):
-                        raise _Interrupted(have, total) from None
-                    if not chunk:
-                        break
-                    fh.write(chunk)
-                    hasher.update(chunk)
-                    have += len(chunk)
-                    bar.update(len(chunk))
-                fh.flush()
-                os.fsync(fh.fileno())
-            except OSError as exc:  # disk full, permissions: not worth a retry
-                raise DownloadError(f"cannot write {part}: {exc}") from None
-    if total is not None and have < total:
-        raise _Interrupted(have, total)
-    if total is not None and have > total:
-        _drop_part(part)
-        raise DownloadError(f"{url}: received {have} bytes, more than the announced {total}")
-    result = _finish(part, dest, hasher.hexdigest(), have, sha256=sha256)
-    result.resumed_from, result.restarted = resumed_from, restarted
-    return result
-
-
-def _drop_part(part: Path) -> None:
-    part.unlink(missing_ok=True)
-    part.with_name(part.name + ".validator").unlink(missing_ok=True)
-
-
-def _finish(part: Path, dest: Path, digest: str, have: int, *, sha256: str | None) -> FetchResult:
-    if sha256 and digest != sha256:
-        _drop_part(part)
-        raise DownloadError(
-            f"{dest.name}: sha256 mismatch (expected {sha256}, got {digest}); the corrupt "
-            "partial file was deleted: run the command again, or check the mirror"
-        )
-    os.replace(part, dest)
-    dest.with_name(dest.name + ".part.validator").unlink(missing_ok=True)
-    return FetchResult(dest, have, digest)
-
-
-def fetch(
-    url: str,
-    dest: str | Path,
-    *,
-    sha256: str | None = None,
-    size: int | None = None,
-    retries: int = 2,
-    timeout: float = 60.0,
-    backoff: float = 1.0,
-    progress: bool = True,
-) -> FetchResult:
-    """Download ``url`` to ``dest`` through ``dest.part``, resuming a previous partial file.
-
-    A dropped connection is retried ``retries`` times (each retry resumes); when they are spent
-    the ``.part`` file is kept and the error says to run again. Raises :class:`DownloadError`.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    for attempt in range(retries + 1):
-        try:
-            return _fetch_once(
-                url, dest, sha256=sha256, size=size, timeout=timeout, progress=progress
-            )
-        except _Interrupted as exc:
-            if attempt == retries:
-                of = f" of {exc.total}" if exc.total is not None else ""
-                raise DownloadError(
-                    f"{url}: the connection dropped after {exc.have}{of} bytes; {part.name} is "
-                    "kept: run the command again to resume"
-                ) from None
-            time.sleep(backoff * min(2**attempt, 10))
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def download(
     out_dir: str | Path = "data",
     *,
@@ -359,7 +167,7 @@ def download(
     for remote in manifest.files:
         dest = raw / remote.name
         if dest.exists():  # finished in an earlier, interrupted run (length-checked then)
-            digest = _sha256(dest)
+            digest = file_sha256(dest)
             if not remote.sha256 or digest == remote.sha256:
                 report.fetched.append(FetchResult(dest, dest.stat().st_size, digest))
                 continue
@@ -437,11 +245,3 @@ def download(
         (raw / "imgs.zip").unlink()
     report.n_train, report.n_test = len(train), len(test)
     return report
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()

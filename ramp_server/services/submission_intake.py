@@ -1,0 +1,213 @@
+"""Submission intake: the database rules of a new submission and its transactional write.
+
+The upload itself is checked by :mod:`.uploads` (file names, sizes, UTF-8 Python that compiles,
+the kit's static contract, name rules); this module adds what needs the database: the
+participant's approval, name uniqueness, opening and deadline, minimum delay, daily quota and
+credits. :func:`submit` is safe under concurrent calls on SQLite and PostgreSQL: the
+participant's row is locked for the transaction and the name is also a unique constraint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ramp_server.db.engine import lock_row
+from ramp_server.db.models import (
+    Event,
+    EventParticipant,
+    FoldState,
+    Interaction,
+    InteractionKind,
+    Submission,
+    SubmissionCredit,
+    SubmissionFile,
+    SubmissionFold,
+    SubmissionState,
+    User,
+    utcnow,
+)
+from ramp_server.services import events as event_service
+from ramp_server.services import participants
+from ramp_server.services.uploads import (
+    REQUIRED_FILES,
+    SubmissionRejected,
+    check_files,
+    check_submission_name,
+)
+from ramp_server.storage import Storage
+
+if TYPE_CHECKING:
+    from ramp_server.config import Settings
+
+# -- rules that need the database --------------------------------------------------------------
+
+
+def _check_timing(session: Session, *, event: Event, user: User, now: datetime) -> None:
+    if event.closed or (event.closing_at is not None and now >= event.closing_at):
+        raise SubmissionRejected(
+            f"event {event.name} is closed: submissions are no longer accepted"
+        )
+    if event.opening_at is not None and now < event.opening_at:
+        raise SubmissionRejected(
+            f"event {event.name} opens at {event.opening_at.isoformat()}: submit after that"
+        )
+    if user.is_admin:
+        return
+    charged = (
+        Submission.event_id == event.id,
+        Submission.user_id == user.id,
+        Submission.charged_to_quota.is_(True),
+    )
+    if event.min_delay_s:
+        last = session.scalar(select(func.max(Submission.submitted_at)).where(*charged))
+        if last is not None:
+            wait = last + timedelta(seconds=event.min_delay_s) - now
+            if wait > timedelta(0):
+                raise SubmissionRejected(
+                    f"wait {math.ceil(wait.total_seconds())} s before submitting again: this event "
+                    f"requires {event.min_delay_s} s between submissions"
+                )
+    if event.daily_quota is not None:
+        since = now - timedelta(days=1)
+        recent = list(
+            session.scalars(
+                select(Submission.submitted_at)
+                .where(*charged, Submission.submitted_at > since)
+                .order_by(Submission.submitted_at)
+            )
+        )
+        if len(recent) >= event.daily_quota:
+            free_at = recent[len(recent) - event.daily_quota] + timedelta(days=1)
+            raise SubmissionRejected(
+                f"daily quota reached: {event.daily_quota} submissions per 24 hours; the next "
+                f"one is possible at {free_at.isoformat(timespec='seconds')} "
+                "(failures caused by the platform do not count)"
+            )
+
+
+def _check_credits(
+    session: Session, *, event: Event, user: User, credits: Mapping[int, float], now: datetime
+) -> None:
+    total = 0.0
+    for sid, percent in credits.items():
+        if not 0 < percent <= 100:
+            raise SubmissionRejected(f"credit to submission {sid}: percent must be in (0, 100]")
+        total += percent
+        other = session.get(Submission, sid)
+        if other is None or other.event_id != event.id:
+            raise SubmissionRejected(f"credit to submission {sid}: no such submission here")
+        if other.user_id != user.id and not event_service.is_collaborative(event, now=now):
+            raise SubmissionRejected(
+                f"credit to submission {sid}: others' submissions are visible only after the "
+                "collaborative phase opens"
+            )
+    if total > 100 + 1e-9:
+        raise SubmissionRejected(f"credits add up to {total:g}%: at most 100%")
+
+
+def submit(
+    session: Session,
+    *,
+    settings: Settings,
+    event: Event,
+    user: User,
+    name: str,
+    files: Mapping[str, bytes],
+    credits: Mapping[int, float] | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Validate, store and queue a submission; **commits** the session.
+
+    Raises :class:`SubmissionRejected` with a clear message for every broken rule. Files are
+    stored as immutable blobs before the database write, so nothing accepted is ever lost.
+    """
+    now = now or utcnow()
+    if not user.is_active:
+        raise SubmissionRejected(f"the account {user.name} is deactivated: contact the organizers")
+    name = check_submission_name(name)
+    check_files(files, max_bytes=event.upload_max_bytes)
+    storage = Storage.from_settings(settings)
+    digests = {f: storage.put_blob(bytes(files[f])) for f in REQUIRED_FILES}
+    event_id, user_id = event.id, user.id
+
+    participation = participants.get_participation(session, event=event, user=user)
+    if participation is None and user.is_admin:
+        participation = participants.join_event(session, event=event, user=user, now=now)
+        session.commit()
+    if participation is None or not participation.approved:
+        raise SubmissionRejected(
+            f"{user.name} is not an approved participant of {event.name}: "
+            + ("join the event first" if participation is None else "wait for an admin's approval")
+        )
+    part_id = participation.id
+    session.commit()  # end any read transaction: the lock below must see the latest data
+    try:
+        # Serializes this participant's submissions (row lock on PostgreSQL, the write lock on
+        # SQLite) so that delay, quota and name checks cannot race.
+        lock_row(session, EventParticipant, part_id)
+        event = session.get(Event, event_id, populate_existing=True)
+        user = session.get(User, user_id)
+        _check_timing(session, event=event, user=user, now=now)
+        if session.scalar(
+            select(Submission.id).where(
+                Submission.event_id == event_id,
+                Submission.user_id == user_id,
+                Submission.name == name,
+            )
+        ):
+            raise SubmissionRejected(
+                f"you already have a submission named {name!r} in {event.name}: choose a new name"
+            )
+        if credits:
+            _check_credits(session, event=event, user=user, credits=credits, now=now)
+        sub = Submission(
+            event_id=event_id,
+            user_id=user_id,
+            name=name,
+            state=SubmissionState.QUEUED,
+            submitted_at=now,
+            queued_at=now,
+        )
+        session.add(sub)
+        session.flush()
+        for filename, digest in digests.items():
+            session.add(
+                SubmissionFile(
+                    submission_id=sub.id,
+                    filename=filename,
+                    sha256=digest,
+                    size=len(files[filename]),
+                )
+            )
+        for k in range(event.n_folds):
+            session.add(SubmissionFold(submission_id=sub.id, fold=k, state=FoldState.QUEUED))
+        for sid, percent in (credits or {}).items():
+            session.add(
+                SubmissionCredit(submission_id=sub.id, credited_submission_id=sid, percent=percent)
+            )
+        session.add(
+            Interaction(
+                user_id=user_id,
+                event_id=event_id,
+                kind=InteractionKind.SUBMIT,
+                submission_id=sub.id,
+                at=now,
+            )
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise SubmissionRejected(
+            f"you already have a submission named {name!r}: choose a new name"
+        ) from None
+    except BaseException:
+        session.rollback()
+        raise
+    return sub
