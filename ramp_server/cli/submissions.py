@@ -168,6 +168,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from ramp_server.db.engine import open_database
     from ramp_server.services import ServiceError, leaderboards
     from ramp_server.services.events import get_event
+    from ramp_server.services.results import latest_blend
 
     settings = settings_from_args(args)
     with open_database(settings) as factory, factory() as session:
@@ -181,6 +182,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
                 rows = leaderboards.public_leaderboard(session, event=event, sort_by=args.sort_by)
         except (ServiceError, ValueError) as exc:
             raise CliError(str(exc)) from exc
+        blend = latest_blend(session, event_id=event.id)
     if args.format == "json":
         print(json.dumps(rows, indent=1, ensure_ascii=False))
         return 0
@@ -204,7 +206,18 @@ def _leaderboard(args: argparse.Namespace) -> int:
         "submitted_at",
     ]
     table = [{k: r.get(k) for k in keep} for r in flat]
-    _print_table(table, precision={s["name"]: s["precision"] for s in event.score_types})
+    precision = {s["name"]: s["precision"] for s in event.score_types}
+    _print_table(table, precision=precision)
+    if blend is not None and blend.combined_valid is not None:
+        official = event.official_score_name
+        digits = precision.get(official, 4)
+        line = (
+            f"hybrid model of {blend.n_submissions} submissions: "
+            f"{official} {blend.combined_valid:.{digits}f} (valid)"
+        )
+        if args.private and blend.combined_test is not None:
+            line += f", {blend.combined_test:.{digits}f} (test)"
+        print(line)
     return 0
 
 

@@ -151,6 +151,13 @@ def test_full_round_trip_from_users_to_export(cli, settings, event_kit, tmp_path
     assert float(rows_csv[0]["nll"]) <= float(rows_csv[1]["nll"])
     rc, out, _ = cli("leaderboard", "--event", "spipoll", "--format", "table")
     assert rc == 0 and "first" in out.splitlines()[1]
+    assert "hybrid model" not in out  # not blended yet
+    rc, _, err = cli("event", "reblend", "spipoll", "--now")
+    assert rc == 0, err
+    rc, out, _ = cli("leaderboard", "--event", "spipoll", "--format", "table")
+    hybrid = out.splitlines()[-1]
+    assert hybrid.startswith("hybrid model of 2 submissions: acc ") and hybrid.endswith("(valid)")
+    assert 0.0 <= float(hybrid.split("acc ")[1].split()[0]) <= 1.0
     rc, out, _ = cli("leaderboard", "--event", "spipoll", "--private", "--format", "json")
     assert {"public_rank", "rank_change"} <= set(json.loads(out)[0])
     rc, out, _ = cli("leaderboard", "--event", "spipoll", "--competition", "--format", "table")
