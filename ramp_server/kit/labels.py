@@ -77,11 +77,18 @@ def _parse_plain(text: str) -> tuple[list[str], list[int]] | None:
         image_id, code = fields[0].strip(), fields[1].strip()
         if not image_id or not code.isdigit() or not code.isascii() or int(code) >= N_CLASSES:
             return None
+        if not _is_file_name(image_id):
+            return None  # the pandas path names the line
         ids.append(image_id)
         classes.append(int(code))
     if len(set(ids)) != len(ids):
         return None
     return ids, classes
+
+
+def _is_file_name(image_id: str) -> bool:
+    """An id names ``imgs/<id>.jpg`` inside the data folder, never a path out of it."""
+    return not ("/" in image_id or "\\" in image_id or image_id.startswith(".") or "\0" in image_id)
 
 
 def label_arrays(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +142,12 @@ def _parse_text(path: Path, text: str) -> pd.DataFrame:
     ids = df["id"].str.strip()
     for i in np.flatnonzero((ids == "").to_numpy()):
         raise DataError(f"{path}:{i + 2}: field id is empty; every row needs an image id")
+    for i, image_id in enumerate(ids):
+        if not _is_file_name(image_id):
+            raise DataError(
+                f"{path}:{i + 2}: field id {image_id!r} is not a plain file name: the image is "
+                "imgs/<id>.jpg, so an id may not contain '/', '\\' or start with '.'"
+            )
     classes = pd.to_numeric(df["class"].str.strip(), errors="coerce")
     bad = classes.isna() | (classes % 1 != 0) | (classes < 0) | (classes >= N_CLASSES)
     for i in np.flatnonzero(bad.to_numpy()):

@@ -146,6 +146,16 @@ def test_duplicate_id_names_both_lines(kit_copy):
         dataset.load_split(data, "test")
 
 
+@pytest.mark.parametrize("bad_id", ["../outside", "sub/dir", ".hidden", "a\\\\b"])
+def test_an_id_that_is_not_a_plain_file_name_is_refused_with_its_line(kit_copy, bad_id):
+    data = kit_copy / "data"
+    lines = _csv_lines(data, "train")
+    lines[3] = f"{bad_id},{lines[3].split(',')[1]}"
+    _write_lines(data, "train", lines)
+    with pytest.raises(DataError, match=r"train\.csv:4: field id .* is not a plain file name"):
+        dataset.read_labels(data, "train")
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [("id", "missing column"), ("id,class,extra", "unexpected column"), ("image,class", "id")],
