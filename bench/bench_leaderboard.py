@@ -24,9 +24,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from load.server import free_port  # bench/ is sys.path[0] when run as a script
+from load import make_kit  # bench/ is sys.path[0] when run as a script
+from load.server import free_port
 
-REPO = Path(__file__).resolve().parents[1]
 CHUNK = 5000
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -38,14 +38,9 @@ def seed_database(*, settings, n_submissions: int, n_participants: int, seed: in
     from ramp_server.db.engine import make_engine, make_session_factory
     from ramp_server.db.migrate import upgrade
     from ramp_server.db.models import EventParticipant, Score, Submission, SubmissionState, User
-    from ramp_server.kit.synth import generate
     from ramp_server.services import events, passwords
 
-    kit = Path(settings.storage_dir) / "bench_kit"
-    (kit / "submissions").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "problem.py", kit / "problem.py")
-    shutil.copytree(REPO / "submissions" / "starting_kit", kit / "submissions" / "starting_kit")
-    generate(kit / "data", seed=seed, n=300, n_jobs=1, progress=False)
+    kit = make_kit(Path(settings.storage_dir) / "bench_kit", n_images=300, seed=seed)
 
     engine = make_engine(settings)
     upgrade(engine)

@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 from ramp_server.cli import main as cli
+from ramp_server.kit.folder import REPO_ROOT as REPO
+from ramp_server.kit.folder import write_kit_folder
 
-REPO = Path(__file__).resolve().parent.parent
 EVENT = "spipoll"
 #: reference submissions the demo submits by default, in this order by USERS[0], USERS[1]...
 DEMO_SUBMISSIONS = ("starting_kit", "colour_features", "centre_crop", "small_resnet")
@@ -116,15 +117,7 @@ def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
     data = Path(args.data)
     if args.profile == "full" and data == REPO / "data":
         return REPO, "It uses the full data set."
-    kit = storage / "kit"
-    (kit / "submissions").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "problem.py", kit / "problem.py")
-    shutil.copytree(
-        REPO / "submissions" / "starting_kit",
-        kit / "submissions" / "starting_kit",
-        ignore=shutil.ignore_patterns("training_output", "__pycache__"),
-        dirs_exist_ok=True,
-    )
+    kit = write_kit_folder(storage / "kit")
     if args.profile == "full":
         if (kit / "data" / "subset.json").is_file():  # a demo-profile subset this demo wrote
             shutil.rmtree(kit / "data")

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from ramp_server.config import Settings
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: the event folder names the storage makes (and the public mirror copies)
+EVENT_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class BlobCorrupted(RuntimeError):
@@ -82,7 +83,7 @@ class Storage:
         return p
 
     def event_dir(self, slug: str) -> Path:
-        if not _SLUG.match(slug):
+        if not EVENT_SLUG.match(slug):
             raise ValueError(f"invalid event name {slug!r}")
         return self.root / "events" / slug
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ramp_server.db.testing import REPO_ROOT
+from ramp_server.db.testing import REPO_ROOT, free_port
 from ramp_server.kit.subset import read_subset_record
 
 SUBMISSIONS = ("starting_kit", "colour_features")
@@ -167,15 +166,9 @@ def test_demo_resumes_after_ctrl_c_without_losing_or_duplicating_submissions(dem
     assert "starting_kit" in board and "colour_features" in board and "contributivity" in board
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_demo_serves_the_site_and_stops_cleanly_on_ctrl_c(demo_data, tmp_path):
     storage = tmp_path / "storage"
-    port = _free_port()
+    port = free_port()
     proc = _demo(storage, demo_data, "--port", str(port))
     before = _read_until(proc, "open http://", timeout=240)
     url = f"http://127.0.0.1:{port}/events/spipoll"

@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ramp_server.kit.folder import REPO_ROOT
+
 from .participant import Participant
 from .report import LoadReport, check_database, machine
-from .seed import REPO, seed_database
+from .seed import seed_database
 from .server import free_port, server_tracebacks, start_server, stop_server
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ def run_load(
         f"seeded {participants} participants and {len(seeded.seeded_ids)} scored submissions "
         f"in {time.perf_counter() - t0:.1f} s"
     )
-    base = REPO / "submissions" / "starting_kit"
+    base = REPO_ROOT / "submissions" / "starting_kit"
     files = {f: (base / f).read_bytes() for f in ("image_preprocessor.py", "batch_classifier.py")}
     log_path = Path(settings.storage_dir) / "load_server.log"
     port = free_port()

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ramp_server.kit.folder import write_kit_folder
+
 if TYPE_CHECKING:
     from ramp_server.config import Settings
 
-REPO = Path(__file__).resolve().parents[2]
 EVENT = "load"
 PASSWORD = "load-password-1"
 #: argon2 parameters of the web tests (tests/web/conftest.py): same code paths, ~1 ms a hash
@@ -35,13 +35,7 @@ def make_kit(root: Path, *, n_images: int = 300, seed: int = 0) -> Path:
     """A kit folder (the repository's problem.py and starting kit, tiny synthetic data)."""
     from ramp_server.kit.synth import generate
 
-    (root / "submissions").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "problem.py", root / "problem.py")
-    shutil.copytree(
-        REPO / "submissions" / "starting_kit",
-        root / "submissions" / "starting_kit",
-        ignore=shutil.ignore_patterns("__pycache__", "training_output"),
-    )
+    write_kit_folder(root)
     generate(root / "data", seed=seed, n=n_images, n_jobs=1, progress=False)
     return root
 

@@ -28,6 +28,7 @@ from ramp_server.config import Settings, load_settings
 from ramp_server.db.engine import make_engine, make_session_factory
 from ramp_server.db.migrate import upgrade
 from ramp_server.db.models import Base
+from ramp_server.kit.folder import REPO_ROOT, write_kit_folder
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -157,9 +158,16 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     s.close()
 
 
-# -- domain fixtures: a kit, users, an event --------------------------------------------------
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    import socket
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- domain fixtures: a kit, users, an event --------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -168,12 +176,8 @@ def event_kit(tiny_kit: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Needs the ``tiny_kit`` fixture of ``tests/conftest.py``.
     """
-    root = tmp_path_factory.mktemp("event_kit")
+    root = write_kit_folder(tmp_path_factory.mktemp("event_kit"))
     shutil.copytree(tiny_kit / "data", root / "data")
-    shutil.copy2(REPO_ROOT / "problem.py", root / "problem.py")
-    shutil.copytree(
-        REPO_ROOT / "submissions" / "starting_kit", root / "submissions" / "starting_kit"
-    )
     return root
 
 

@@ -21,17 +21,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from ramp_server.cli import setup_logging
+from ramp_server.storage import EVENT_SLUG
+
 log = logging.getLogger(__name__)
 
-#: event folder names the server creates (``ramp_server.storage``); anything else is skipped
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: written last by ``dataset.export_public_bundle``: a bundle without it is not finished
 BUNDLE_MARKER = "meta.json"
 
@@ -111,7 +111,7 @@ def mirror_public_bundles(*, storage_dir: str | Path, target_dir: str | Path) ->
     for event_dir in sorted(source_events.iterdir()):
         public = event_dir / "public"
         if (
-            not _SLUG.match(event_dir.name)
+            not EVENT_SLUG.match(event_dir.name)  # anything else is skipped
             or event_dir.is_symlink()
             or public.is_symlink()
             or not (public / BUNDLE_MARKER).is_file()
@@ -158,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.every < 0:
         parser.error("--every must be 0 (once) or a positive number of seconds")
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     args.to.mkdir(parents=True, exist_ok=True)
     while True:
         try:

@@ -83,14 +83,16 @@ class AdmissionMiddleware:
 
     async def _read_ahead(self, scope: Scope, receive: Receive) -> tuple[Receive, int]:
         """A ``receive`` replaying the body read now, and its size (counted in ``buffered``)."""
+        if scope.get("method") in ("GET", "HEAD"):
+            return receive, 0  # no body
         declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
         try:
             declared_size = int(declared)
         except ValueError:
             declared_size = 0
         room = min(MAX_BUFFERED_BODY, MAX_BUFFERED_TOTAL - self.buffered)
-        if scope.get("method") in ("GET", "HEAD") or declared_size > room:
-            return receive, 0  # no body, or too big to hold: it streams after admission
+        if declared_size > room:
+            return receive, 0  # too big to hold: it streams in after admission
         messages: deque[Message] = deque()
         size = 0
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from engine_support import SUBMISSIONS, sandbox_processes
 from sqlalchemy import func, select
 
 from ramp_server.db.models import Blend, FoldState, Score, Submission, SubmissionFold
-from ramp_server.db.testing import create_test_user
+from ramp_server.db.testing import create_test_user, free_port
 from ramp_server.services.accounts import create_api_token
 from ramp_server.services.blend_requests import blend_request_of
 from ramp_server.services.participants import join_event
@@ -43,18 +42,12 @@ def _folder(name: str, tmp: Path) -> Path:
     return slower
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Processes:
     """Named subprocesses with their logs in ``tmp``; all killed at the end."""
 
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
         self.tmp, self.env, self.procs = tmp, env, {}
-        self.scheduler_port, self.web_port = _free_port(), _free_port()
+        self.scheduler_port, self.web_port = free_port(), free_port()
         self.scheduler = f"tcp://127.0.0.1:{self.scheduler_port}"
         self.url = f"http://127.0.0.1:{self.web_port}"
 

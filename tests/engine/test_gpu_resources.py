@@ -6,7 +6,6 @@ its CPU, unchanged."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,20 +16,15 @@ from engine_support import submission_files
 from sqlalchemy import select
 
 from ramp_server.db.models import Submission, SubmissionFold, SubmissionState
+from ramp_server.db.testing import free_port
 from ramp_server.services import submissions as submission_service
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def gpu_cluster(tmp_path):
     """``(scheduler address, name of the GPU worker)``; a CPU-only worker runs next to it."""
     dask = str(Path(sys.executable).with_name("dask"))
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     procs = [
         subprocess.Popen(

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 from web_helpers import SQLITE_ONLY, score_submission, screenshot_dir
+
+from ramp_server.db.testing import free_port
 
 
 def test_running_server_serves_pages_api_and_static_files(live_server, event):
@@ -146,9 +147,7 @@ def test_ramp_server_serve_command_serves_the_app(settings, event, tmp_path, wor
     import subprocess
     import sys
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = dict(
         os.environ,
         RAMP_DATABASE_URL=settings.db_url,
