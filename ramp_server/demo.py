@@ -114,7 +114,7 @@ def _ensure_data(data: Path, n: int) -> None:
 
 def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
     """The kit folder the event is made from, and a sentence on its data for the event page."""
-    data = Path(args.data)
+    data = args.data  # resolved by run()
     if args.profile == "full" and data == REPO / "data":
         return REPO, "It uses the full data set."
     kit = write_kit_folder(storage / "kit")
@@ -148,14 +148,14 @@ def _code(args: argparse.Namespace, folder: str) -> str:
         return str(src)
     from ramp_server.kit.epochs import scaled_copy
 
-    dst = Path(args.storage).resolve() / "kit" / "demo_submissions" / folder
+    dst = args.storage / "kit" / "demo_submissions" / folder
     changes = scaled_copy(src, dst, epochs=DEMO_EPOCHS[folder], reason="demo profile")
     for name, (old, new) in changes.items():
         print(f"==> {folder}: demo profile trains {name} = {new} instead of {old}", flush=True)
     return str(dst)
 
 
-def _existing(storage: Path) -> tuple[set[str], set[str], set[tuple[str, str]]]:
+def _existing() -> tuple[set[str], set[str], set[tuple[str, str]]]:
     """Users, events and (user, submission) pairs already in the demo's database."""
     from sqlalchemy import select
 
@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     _run("init")
     names = DEMO_SUBMISSIONS if args.submissions is None else tuple(args.submissions)
     pairs = tuple((USERS[i % len(USERS)], name) for i, name in enumerate(names))
-    users, events, submitted = _existing(storage)
+    users, events, submitted = _existing()
     if "admin" not in users:
         _run(
             "user",

@@ -39,6 +39,8 @@ def event_context(request: Request, db, event: Event, user, tab: str) -> dict:  
         "event": event,
         "phase": ph,
         "phase_badge": PHASE_BADGE[ph],
+        "accepting": ph
+        in ("open", "collaborative"),  # submissions allowed (services.events.is_open)
         "member": access.membership(db, event, user),
         "tab": tab,
         "collaborative": access.is_collaborative(event),
