@@ -51,7 +51,10 @@ class BatchLoader:
                 x_t, y_t = x_t.pin_memory(), y_t.pin_memory()
             return x_t, y_t
 
-        plan = builder._epoch_plan(
-            self.dataset.positions, self.batch_size, shuffle=self.shuffle, forever=False
+        return builder.batches(
+            self.dataset.positions,
+            batch_size=self.batch_size,
+            train=self.dataset.train,
+            shuffle=self.shuffle,
+            convert=convert,
         )
-        return builder._stream(plan, self.dataset.train, convert)

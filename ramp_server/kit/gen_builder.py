@@ -206,6 +206,22 @@ class BatchGeneratorBuilder:
             if not forever or len(order) == 0:
                 return
 
+    def batches(
+        self,
+        positions: np.ndarray,
+        *,
+        batch_size: int,
+        train: bool,
+        shuffle: bool = False,
+        forever: bool = False,
+        convert: Callable | None = None,
+    ) -> Iterator[tuple]:
+        """Batches of the images at ``positions`` (``transform`` if ``train``, else
+        ``transform_test``), made ahead on the transform threads; ``convert(X, y)`` maps each
+        ``(X, y)`` (default: as is). ``shuffle`` reorders each epoch; ``forever`` repeats."""
+        plan = self._epoch_plan(positions, batch_size, shuffle, forever)
+        return self._stream(plan, train, convert or (lambda X, y: (X, y)))
+
     def _split(self, valid_ratio: float) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, 1])  # same split for generators and torch path
         return stratified_split(self.y_array[self.indices], valid_ratio, rng)
@@ -224,11 +240,11 @@ class BatchGeneratorBuilder:
         def onehot(X, y):
             return X, to_categorical(y, self.n_classes)
 
-        gen_train = self._stream(
-            self._epoch_plan(train_pos, batch_size, shuffle=True, forever=True), True, onehot
+        gen_train = self.batches(
+            train_pos, batch_size=batch_size, train=True, shuffle=True, forever=True, convert=onehot
         )
-        gen_valid = self._stream(
-            self._epoch_plan(valid_pos, batch_size, shuffle=False, forever=True), False, onehot
+        gen_valid = self.batches(
+            valid_pos, batch_size=batch_size, train=False, forever=True, convert=onehot
         )
         return gen_train, gen_valid, len(train_pos), len(valid_pos)
 

@@ -98,10 +98,10 @@ class ImageClassifierWorkflow:
         line = contract.method_line(clf_file, "predict_proba") if clf_file else None
         chunks = []
         try:
-            plan = builder._epoch_plan(
-                np.arange(len(X_array)), self.test_batch_size, shuffle=False, forever=False
+            batches = builder.batches(
+                np.arange(len(X_array)), batch_size=self.test_batch_size, train=False
             )
-            for X, _ in builder._stream(plan, False, lambda X, y: (X, y)):
+            for X, _ in batches:
                 out = clf.predict_proba(X)
                 chunks.append(
                     contract.check_predictions(
