@@ -7,6 +7,7 @@ workers and their sandboxes together, as it does in a terminal.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,6 +151,8 @@ def test_demo_resumes_after_ctrl_c_without_losing_or_duplicating_submissions(dem
     assert proc.returncode == 0, out[-4000:]
     assert "alice/starting_kit already submitted" in out
     assert "bob/colour_features already submitted" in out
+    # the terminal shows training progress, fold by fold
+    assert re.search(r"\(spipoll/\w+\): fold \d epoch \d+/\d+", out), out[-3000:]
     assert "Traceback" not in out, out[-3000:]
     rows = _submissions(storage)
     assert Counter((u, n) for u, n, *_ in rows) == {

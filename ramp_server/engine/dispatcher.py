@@ -126,9 +126,7 @@ class Dispatcher:
         """One round: progress, finished tasks, cancellations, new claims. True while busy."""
         from ramp_server.services import jobs
 
-        self._progress.drain(
-            labels={(f.submission_id, f.fold): f.label for f in self.inflight.values()}
-        )
+        self._progress.drain(running=self.inflight.values())
         self._collect()
         self._cancels.watch(self.inflight.values())
         self._submit_new()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ramp_server.engine.tasks import PROGRESS_TOPIC
@@ -45,9 +45,9 @@ class ProgressRelay:
         if isinstance(msg, dict):
             self._queue.put(msg)
 
-    def drain(self, *, labels: Mapping[tuple[int, int], str]) -> None:
-        """Store the latest report of each fold heard from; ``labels`` names the running folds
-        (by ``(submission_id, fold)``) in the log lines."""
+    def drain(self, *, running: Iterable[Any]) -> None:
+        """Store the latest report of each fold heard from; the ``running`` folds (with
+        ``submission_id``, ``fold`` and ``label``) name them in the log lines."""
         from ramp_server.services import jobs
 
         latest: dict[tuple[int, int], dict[str, Any]] = {}
@@ -62,6 +62,7 @@ class ProgressRelay:
                 continue
         if not latest:
             return
+        labels = {(f.submission_id, f.fold): f.label for f in running}
         with self.sessions() as session:
             for (sid, fold), msg in latest.items():
                 progress = _clean_progress(msg.get("progress"))
