@@ -19,7 +19,6 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,13 +131,3 @@ class Storage:
         if verify and sha256_hex(data) != sha256:
             raise BlobCorrupted(f"blob {sha256} is corrupted (its content hash differs)")
         return data
-
-    def materialize(self, files: Mapping[str, str], dest: str | Path) -> Path:
-        """Write ``{filename: sha256}`` blobs as files into ``dest`` (e.g. a sandbox's code dir)."""
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        for filename, digest in files.items():
-            if "/" in filename or "\\" in filename or filename in ("", ".", ".."):
-                raise ValueError(f"invalid submission file name {filename!r}")
-            (dest / filename).write_bytes(self.read_blob(digest))
-        return dest

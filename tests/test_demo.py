@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ramp_server.db.testing import REPO_ROOT, free_port
 from ramp_server.kit.subset import read_subset_record
+
+from ramp_test_plugin import REPO_ROOT, free_port
 
 SUBMISSIONS = ("starting_kit", "colour_features")
 

@@ -12,6 +12,7 @@ from ramp_server.kit.folder import write_kit_folder
 if TYPE_CHECKING:
     from ramp_server.config import Settings
 
+REPO = Path(__file__).resolve().parents[2]
 EVENT = "load"
 PASSWORD = "load-password-1"
 #: argon2 parameters of the web tests (tests/web/conftest.py): same code paths, ~1 ms a hash
@@ -56,7 +57,6 @@ def seed_database(
     from ramp_server.db.engine import make_engine, make_session_factory
     from ramp_server.db.migrate import upgrade
     from ramp_server.db.models import User
-    from ramp_server.db.testing import create_scored_submissions
     from ramp_server.services import accounts, events, passwords
     from ramp_server.services import participants as participants_service
 
@@ -108,9 +108,7 @@ def seed_database(
         for k, user in enumerate(owners):
             n = scored // len(owners) + (1 if k < scored % len(owners) else 0)
             if n:
-                seeded += create_scored_submissions(
-                    session, settings=settings, event=event, user_id=user.id, n=n
-                )
+                seeded += _scored_submissions(settings, session, event=event, user=user, n=n)
         session.commit()
         return Seeded(
             event=event.name,
@@ -122,3 +120,41 @@ def seed_database(
     finally:
         session.close()
         engine.dispose()
+
+
+def _scored_submissions(settings: Settings, session, *, event, user, n: int) -> list[int]:  # noqa: ANN001
+    """``n`` submissions of ``user`` made through the submit service (the starting kit's files)
+    and scored on every fold through the results service, as the engine reports them, with
+    synthetic predictions of increasing quality; their ids."""
+    import numpy as np
+
+    from ramp_server.blending.synthetic import synthetic_proba
+    from ramp_server.kit.taxa import N_CLASSES
+    from ramp_server.services import results, submissions
+    from ramp_server.services.events import event_folds
+    from ramp_server.services.predictions import event_labels
+
+    kit = REPO / "submissions" / "starting_kit"
+    files = {p.name: p.read_bytes() for p in sorted(kit.glob("*.py"))}
+    y_train, y_test = event_labels(settings=settings, event=event)
+    folds = event_folds(settings=settings, event=event)
+    ids = []
+    for i in range(n):
+        sub = submissions.submit(
+            session, settings=settings, event=event, user=user, name=f"m{i}", files=files
+        )
+        rng = np.random.default_rng((user.id, i))
+        for k, valid in enumerate(folds.valid):
+            results.record_fold_result(
+                session,
+                settings=settings,
+                submission_id=sub.id,
+                fold=k,
+                valid_proba=synthetic_proba(rng, y_train[valid], N_CLASSES, strength=1.0 + i),
+                test_proba=synthetic_proba(rng, y_test, N_CLASSES, strength=1.0 + i),
+                train_time=1.0,
+                valid_time=0.1,
+                test_time=0.1,
+            )
+        ids.append(sub.id)
+    return ids

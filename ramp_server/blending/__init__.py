@@ -1,6 +1,7 @@
 """Blending: greedy ensemble selection, contributivity, hybrid scores, Shapley, bootstrap.
 
-Modules (pure functions over arrays unless noted):
+Pure computation over arrays and files: nothing here reads the database or the settings (the
+live re-blend of an event, which does, is :mod:`ramp_server.engine.reblend`). Modules:
 
 - :mod:`.store` — the prediction file format the engine writes and the blender reads, and a cache;
 - :mod:`.scores` — score types over arrays (official values bit-identical to rampwf's);
@@ -11,7 +12,6 @@ Modules (pure functions over arrays unless noted):
 - :mod:`.shapley` — Shapley contributions to the hybrid score (exact or sampled with a bound);
 - :mod:`.bootstrap` — bootstrap confidence intervals;
 - :mod:`.offline` — ``ramp-server blend`` on a kit's saved outputs (ramp-blend's files);
-- :mod:`.live` — re-blending an event from the database, debounced in a background thread;
 - :mod:`.synthetic` — synthetic saved outputs for tests and benchmarks.
 """
 

@@ -35,16 +35,6 @@ def mean_of_picks(
     return total
 
 
-def combine_picks(raw: Sequence[np.ndarray], picks: Sequence[int]) -> np.ndarray:
-    """rampwf's ``Predictions.combine(raw, picks)`` on raw (unnormalised) member arrays."""
-    total = None
-    for i in picks:
-        p = clip_normalise(raw[i])
-        total = p if total is None else total.__iadd__(p)
-    total /= len(picks)
-    return total
-
-
 def bag_scores(
     predictions: Sequence[np.ndarray | None],
     rows: Sequence[np.ndarray] | None,

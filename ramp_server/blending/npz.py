@@ -36,20 +36,6 @@ def _fallback(path: str | os.PathLike, key: str) -> np.ndarray:
         return npz[key]
 
 
-def read_npz_array(
-    path: str | os.PathLike, key: str = "y_pred", *, rows: np.ndarray | None = None
-) -> np.ndarray:
-    """``np.load(path)[key]`` (writable), or its ``rows`` only (``np.load(path)[key][rows]``).
-
-    Raises ``FileNotFoundError`` for a missing file, ``KeyError`` for a missing array and
-    ``ValueError``/``OSError`` for a malformed file.
-    """
-    arr = read_npz_view(path, key)
-    if rows is not None:
-        return np.ascontiguousarray(arr[rows])
-    return arr if arr.flags.writeable else np.array(arr)
-
-
 def read_npz_view(path: str | os.PathLike, key: str = "y_pred") -> np.ndarray:
     """``np.load(path)[key]``, possibly a read-only view of the inflated bytes (no copy)."""
     with open(path, "rb") as fh:

@@ -21,6 +21,7 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 
+from .contributivity import rounded_percentages
 from .hybrid import BlendResult, FoldInput, blend
 from .npz import read_npz_view
 from .scores import ScoreType, from_rampwf
@@ -245,10 +246,7 @@ def contributivity_frame(result: BlendResult) -> pd.DataFrame:
         c_k = result.fold_contributivity[:, k]
         df[f"fold_{k}"] = c_k
         df["contributivity"] += c_k
-    total = df["contributivity"].sum()
-    if total > 0:
-        df["contributivity"] *= 100 / total
-    df["contributivity"] = df["contributivity"].round().astype(int)
+    df["contributivity"] = rounded_percentages(df["contributivity"].to_numpy())
     return df.sort_values("contributivity", ascending=False)
 
 

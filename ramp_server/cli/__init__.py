@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import sys
+
+from ramp_server.logs import setup_logging
 
 #: modules of this package that contribute verbs, in help order
 COMMAND_MODULES: tuple[str, ...] = (
@@ -27,19 +27,11 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+__all__ = ["COMMAND_MODULES", "CliError", "build_parser", "main", "setup_logging"]
+
+
 class CliError(Exception):
     """A user-facing error: printed without a traceback, exit code 2."""
-
-
-def setup_logging() -> None:
-    """INFO logs of the platform on stderr; Dask's own chatter only from WARNING up."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for name in ("distributed", "tornado"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # the local cluster's worker processes configure their logging from the environment
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,13 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:  # a verb group not written yet
-            if exc.name == f"{__name__}.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 

@@ -24,7 +24,8 @@ def register(subparsers) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from ramp_server.cli import CliError
-    from ramp_server.kit.contract import ContractError, check_submission
+    from ramp_server.kit.checker import check_submission
+    from ramp_server.kit.contract import ContractError
 
     try:
         check_submission(args.submission, run=args.run)

@@ -38,14 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def dispatch(args: argparse.Namespace) -> int:
     from ramp_server.cli import CliError, setup_logging
-    from ramp_server.config import load_settings
+    from ramp_server.cli.context import settings_from_args
     from ramp_server.engine.sandbox_policy import SandboxUnavailable, resolve_mode
 
     setup_logging()
-    try:
-        settings = load_settings(getattr(args, "config", None))
-    except (ValueError, FileNotFoundError) as exc:
-        raise CliError(str(exc)) from None
+    settings = settings_from_args(args)
     if args.workers is not None and args.workers < 1:
         raise CliError("--workers must be at least 1")
     # with an external scheduler the sandboxes run on its workers, not here
@@ -57,7 +54,7 @@ def dispatch(args: argparse.Namespace) -> int:
     except SandboxUnavailable as exc:
         raise CliError(str(exc)) from None
 
-    from ramp_server.engine.background import install_reblend_hook, local_limits
+    from ramp_server.engine.background import ReblendHook, local_limits
     from ramp_server.engine.cluster import connect
     from ramp_server.engine.dispatcher import Dispatcher
 
@@ -78,12 +75,13 @@ def dispatch(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     dispatcher = hook = None
     try:
-        hook = install_reblend_hook(settings)
+        hook = ReblendHook(settings).start()
         dispatcher = Dispatcher(
             settings,
             client=client,
             limits=local_limits(settings, cluster),
             local_sandboxes=local,
+            on_scored=hook.on_scored,
         )
         dispatcher.run(until_idle=args.until_idle, stop=stop)
         print(f"dispatcher: {dispatcher.n_scored} submission(s) scored")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ramp_server.cli import CliError
-from ramp_server.cli.users import settings_from_args
+from ramp_server.cli.context import service_session
 
 
 def parse_time(text: str) -> datetime | None:
@@ -207,88 +207,59 @@ def _describe(event: Any) -> dict[str, Any]:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.services import ServiceError
     from ramp_server.services.events import create_event_from_kit
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory:
-        try:
-            with session_scope(factory) as session:
-                ev = create_event_from_kit(
-                    session,
-                    settings=settings,
-                    slug=args.name,
-                    kit_dir=args.kit,
-                    progress=True,
-                    **_rules(args),
-                )
-                print(
-                    f"event {ev.name} created: {ev.n_folds} folds, {ev.n_train} training and "
-                    f"{ev.n_test} test images, scores {[s['name'] for s in ev.score_types]}"
-                )
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (settings, session):
+        ev = create_event_from_kit(
+            session,
+            settings=settings,
+            slug=args.name,
+            kit_dir=args.kit,
+            progress=True,
+            **_rules(args),
+        )
+        print(
+            f"event {ev.name} created: {ev.n_folds} folds, {ev.n_train} training and "
+            f"{ev.n_test} test images, scores {[s['name'] for s in ev.score_types]}"
+        )
     return 0
 
 
 def _update(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.services import ServiceError
     from ramp_server.services.events import get_event, update_event
 
-    settings = settings_from_args(args)
     rules = _rules(args)
     if not rules:
         raise CliError("nothing to change: give at least one setting flag (see --help)")
-    with open_database(settings) as factory:
-        try:
-            with session_scope(factory) as session:
-                ev = update_event(session, event=get_event(session, name=args.name), **rules)
-                print(f"event {ev.name} updated: {', '.join(sorted(rules))}")
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (_, session):
+        ev = update_event(session, event=get_event(session, name=args.name), **rules)
+        print(f"event {ev.name} updated: {', '.join(sorted(rules))}")
     return 0
 
 
 def _close(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.services import ServiceError
     from ramp_server.services.events import close_event, get_event
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory:
-        try:
-            with session_scope(factory) as session:
-                ev = close_event(session, event=get_event(session, name=args.name))
-                print(f"event {ev.name} closed")
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (_, session):
+        ev = close_event(session, event=get_event(session, name=args.name))
+        print(f"event {ev.name} closed")
     return 0
 
 
 def _reblend(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.services import ServiceError
     from ramp_server.services.blend_requests import request_blend
     from ramp_server.services.events import get_event
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory:
-        try:
-            with session_scope(factory) as session:
-                ev = get_event(session, name=args.name)
-                request_blend(session, event_id=ev.id)
-                event_id = ev.id
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
-        if not args.now:
-            print(f"re-blend of {args.name} requested: the dispatcher runs it shortly")
-            return 0
-        from ramp_server.blending.live import reblend_event
+    with service_session(args) as (settings, session):
+        event_id = get_event(session, name=args.name).id
+        request_blend(session, event_id=event_id)
+    if not args.now:
+        print(f"re-blend of {args.name} requested: the dispatcher runs it shortly")
+        return 0
+    from ramp_server.engine.reblend import reblend_event
 
-        with factory() as session:
-            done = reblend_event(session, settings=settings, event_id=event_id)
+    with service_session(args, settings=settings) as (_, session):
+        done = reblend_event(session, settings=settings, event_id=event_id)
     print(
         f"event {args.name} re-blended: {done.n_submissions} submission(s), "
         f"hybrid {done.score_name} {done.combined_valid} in {done.time_s:.2f} s"
@@ -297,19 +268,13 @@ def _reblend(args: argparse.Namespace) -> int:
 
 
 def _fill_intervals(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database
-    from ramp_server.services import ServiceError
     from ramp_server.services.events import get_event
     from ramp_server.services.score_intervals import fill_missing_intervals
 
-    settings = settings_from_args(args)
-    if settings.bootstrap_n <= 0:
-        raise CliError("bootstrap_n is 0 (RAMP_BOOTSTRAP_N): intervals are turned off")
-    with open_database(settings) as factory, factory() as session:
-        try:
-            event = get_event(session, name=args.name)
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (settings, session):
+        if settings.bootstrap_n <= 0:
+            raise CliError("bootstrap_n is 0 (RAMP_BOOTSTRAP_N): intervals are turned off")
+        event = get_event(session, name=args.name)
         n = fill_missing_intervals(session, settings=settings, event=event)
     print(f"event {args.name}: intervals computed for {n} submission(s)")
     return 0
@@ -318,11 +283,9 @@ def _fill_intervals(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import json
 
-    from ramp_server.db.engine import open_database, session_scope
     from ramp_server.services.events import list_events
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory, session_scope(factory) as session:
+    with service_session(args) as (_, session):
         events = [_describe(e) for e in list_events(session)]
     if args.format == "json":
         print(json.dumps(events, indent=1))

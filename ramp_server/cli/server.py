@@ -32,30 +32,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=serve)
 
 
-def start_dispatcher(settings):  # noqa: ANN001, ANN201 - handle type belongs to the engine
-    """Start the engine's background dispatcher; ``None`` (with a warning) if it is unavailable."""
-    try:
-        from ramp_server.engine.dispatcher import start_background_dispatcher
-    except ImportError as exc:
-        log.warning("embedded dispatcher not available (%s): serving pages only", exc)
-        return None
-    return start_background_dispatcher(settings)
-
-
 def serve(args: argparse.Namespace) -> int:
     import os
 
     import uvicorn
 
     from ramp_server.cli import CliError, setup_logging
-    from ramp_server.config import load_settings
+    from ramp_server.cli.context import settings_from_args
+    from ramp_server.engine.background import start_background_dispatcher
     from ramp_server.web.app import create_app
 
     setup_logging()
-    try:
-        settings = load_settings(args.config)
-    except (ValueError, FileNotFoundError) as exc:
-        raise CliError(str(exc)) from None
+    settings = settings_from_args(args)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     workers = args.workers if args.workers is not None else settings.web_workers
@@ -70,8 +58,8 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(settings)
     handle = None
     if settings.embedded_dispatcher and not args.no_dispatcher:
-        handle = start_dispatcher(settings)
-        error = getattr(handle, "error", None) if handle is not None else None
+        handle = start_background_dispatcher(settings)
+        error = handle.error
         if error:
             log.error("the embedded dispatcher is not training submissions: %s", error)
             if workers == 1:  # administrators see it on every page

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from ramp_server.cli import CliError
-from ramp_server.cli.users import settings_from_args
+from ramp_server.cli.context import service_session
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,27 +61,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database
-    from ramp_server.services import ServiceError
     from ramp_server.services.events import get_event
     from ramp_server.services.participants import get_participation, join_event
     from ramp_server.services.submissions import files_from_dir, submit
     from ramp_server.services.users import get_user
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory, factory() as session:
-        try:
-            event = get_event(session, name=args.event)
-            user = get_user(session, name=args.user)
-            if get_participation(session, event=event, user=user) is None:
-                join_event(session, event=event, user=user)
-                session.commit()
-            files = files_from_dir(args.folder, max_bytes=event.upload_max_bytes)
-            sub = submit(
-                session, settings=settings, event=event, user=user, name=args.name, files=files
-            )
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (settings, session):
+        event = get_event(session, name=args.event)
+        user = get_user(session, name=args.user)
+        if get_participation(session, event=event, user=user) is None:
+            join_event(session, event=event, user=user)
+            session.commit()
+        files = files_from_dir(args.folder, max_bytes=event.upload_max_bytes)
+        sub = submit(
+            session, settings=settings, event=event, user=user, name=args.name, files=files
+        )
         print(f"submission {sub.id} ({user.name}/{sub.name}) {sub.state.value}")
     return 0
 
@@ -89,19 +83,13 @@ def _submit(args: argparse.Namespace) -> int:
 def _submissions(args: argparse.Namespace) -> int:
     import json
 
-    from ramp_server.db.engine import open_database
-    from ramp_server.services import ServiceError
     from ramp_server.services.events import get_event
     from ramp_server.services.leaderboards import submissions_table
     from ramp_server.services.users import get_user
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory, factory() as session:
-        try:
-            event = get_event(session, name=args.event)
-            user = get_user(session, name=args.user) if args.user else None
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (_, session):
+        event = get_event(session, name=args.event)
+        user = get_user(session, name=args.user) if args.user else None
         rows = submissions_table(session, event=event, user=user)
     if args.format == "json":
         print(json.dumps(rows, indent=1, ensure_ascii=False))
@@ -165,23 +153,21 @@ def _leaderboard(args: argparse.Namespace) -> int:
     import csv
     import json
 
-    from ramp_server.db.engine import open_database
-    from ramp_server.services import ServiceError, leaderboards
+    from ramp_server.services import leaderboards
+    from ramp_server.services.blends import latest_blend
     from ramp_server.services.events import get_event
-    from ramp_server.services.results import latest_blend
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory, factory() as session:
-        try:
-            event = get_event(session, name=args.event)
-            if args.private:
-                rows = leaderboards.private_leaderboard(session, event=event)
-            elif args.competition:
-                rows = leaderboards.competition_leaderboard(session, event=event)
-            else:
+    with service_session(args) as (_, session):
+        event = get_event(session, name=args.event)
+        if args.private:
+            rows = leaderboards.private_leaderboard(session, event=event)
+        elif args.competition:
+            rows = leaderboards.competition_leaderboard(session, event=event)
+        else:
+            try:
                 rows = leaderboards.public_leaderboard(session, event=event, sort_by=args.sort_by)
-        except (ServiceError, ValueError) as exc:
-            raise CliError(str(exc)) from exc
+            except ValueError as exc:  # an unknown --sort-by column: the message lists them
+                raise CliError(str(exc)) from exc
         blend = latest_blend(session, event_id=event.id)
     if args.format == "json":
         print(json.dumps(rows, indent=1, ensure_ascii=False))
@@ -222,19 +208,12 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def _change_state(args: argparse.Namespace, action: str) -> int:
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.services import ServiceError
     from ramp_server.services import submissions as service
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory:
-        try:
-            with session_scope(factory) as session:
-                sub = service.get_submission(session, submission_id=args.submission_id)
-                getattr(service, action)(session, submission=sub)
-                print(f"submission {sub.id} ({sub.name}) {sub.state.value}")
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (_, session):
+        sub = service.get_submission(session, submission_id=args.submission_id)
+        getattr(service, action)(session, submission=sub)
+        print(f"submission {sub.id} ({sub.name}) {sub.state.value}")
     return 0
 
 
@@ -250,20 +229,14 @@ def _export(args: argparse.Namespace) -> int:
     import io
     from pathlib import Path
 
-    from ramp_server.db.engine import open_database
-    from ramp_server.services import ServiceError
     from ramp_server.services.events import get_event
     from ramp_server.services.submissions import export_archive
     from ramp_server.services.users import get_user
     from ramp_server.storage import atomic_write_bytes
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory, factory() as session:
-        try:
-            event = get_event(session, name=args.event)
-            user = get_user(session, name=args.user) if args.user else None
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (settings, session):
+        event = get_event(session, name=args.event)
+        user = get_user(session, name=args.user) if args.user else None
         buf = io.BytesIO()
         n = export_archive(
             session,

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ramp_server.cli import CliError
-
-if TYPE_CHECKING:
-    from ramp_server.config import Settings
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings honouring ``--config``, ``RAMP_DATABASE_URL`` and ``RAMP_STORAGE_DIR``."""
-    from ramp_server.config import load_settings
-
-    try:
-        return load_settings(getattr(args, "config", None))
-    except (FileNotFoundError, ValueError) as exc:
-        raise CliError(str(exc)) from exc
+from ramp_server.cli.context import service_session, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,76 +58,51 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _user_add(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.services import ServiceError
     from ramp_server.services.accounts import sign_up
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory:
-        try:
-            with session_scope(factory) as session:
-                user = sign_up(
-                    session,
-                    name=args.name,
-                    email=args.email,
-                    password=args.password,
-                    full_name=args.full_name,
-                    is_admin=args.admin,
-                )
-                print(
-                    f"user {user.name} created (id {user.id}{', admin' if user.is_admin else ''})"
-                )
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (_, session):
+        user = sign_up(
+            session,
+            name=args.name,
+            email=args.email,
+            password=args.password,
+            full_name=args.full_name,
+            is_admin=args.admin,
+        )
+        print(f"user {user.name} created (id {user.id}{', admin' if user.is_admin else ''})")
     return 0
 
 
 def _user_approve(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.services import ServiceError
     from ramp_server.services.events import get_event
     from ramp_server.services.participants import approve_participant
     from ramp_server.services.users import get_user
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory:
-        try:
-            with session_scope(factory) as session:
-                event = get_event(session, name=args.event)
-                user = get_user(session, name=args.name)
-                approve_participant(session, event=event, user=user)
-                print(f"{user.name} approved for {event.name}")
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (_, session):
+        event = get_event(session, name=args.event)
+        user = get_user(session, name=args.name)
+        approve_participant(session, event=event, user=user)
+        print(f"{user.name} approved for {event.name}")
     return 0
 
 
 def _user_admin(args: argparse.Namespace) -> int:
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.services import ServiceError
+    from ramp_server.services.accounts import set_admin
     from ramp_server.services.users import get_user
 
-    settings = settings_from_args(args)
-    with open_database(settings) as factory:
-        try:
-            with session_scope(factory) as session:
-                user = get_user(session, name=args.name)
-                user.is_admin = not args.revoke
-                print(f"{user.name}: admin={user.is_admin}")
-        except ServiceError as exc:
-            raise CliError(str(exc)) from exc
+    with service_session(args) as (_, session):
+        user = set_admin(
+            session, user_id=get_user(session, name=args.name).id, is_admin=not args.revoke
+        )
+        print(f"{user.name}: admin={user.is_admin}")
     return 0
 
 
 def _user_list(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
+    from ramp_server.services.users import list_users
 
-    from ramp_server.db.engine import open_database, session_scope
-    from ramp_server.db.models import User
-
-    settings = settings_from_args(args)
-    with open_database(settings) as factory, session_scope(factory) as session:
-        for u in session.scalars(select(User).order_by(User.name)):
+    with service_session(args) as (_, session):
+        for u in list_users(session):
             flags = ",".join(
                 f for f, on in (("admin", u.is_admin), ("inactive", not u.is_active)) if on
             )

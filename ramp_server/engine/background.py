@@ -48,12 +48,13 @@ class DispatcherHandle:
                 local=local,
             )
             client, cluster = connect(self.settings, n_workers=self.n_workers)
-            hook = install_reblend_hook(self.settings)
+            hook = ReblendHook(self.settings).start()
             dispatcher = Dispatcher(
                 self.settings,
                 client=client,
                 limits=local_limits(self.settings, cluster),
                 local_sandboxes=local,
+                on_scored=hook.on_scored,
             )
             dispatcher.run(stop=self._stop)
         except SandboxUnavailable as exc:
@@ -97,13 +98,14 @@ def local_limits(settings: Settings, cluster: Any) -> SandboxLimits:
 
 
 class ReblendHook:
-    """Re-blends an event after each newly scored submission (``results.on_scored``) and
-    whenever any process requested it in the database (:class:`BlendRequestPoller`)."""
+    """The dispatcher process's re-blending: a debounced :class:`Reblender` fed by the
+    dispatcher (:meth:`on_scored`, passed to it, after each newly scored submission) and by the
+    durable re-blend marks any process sets in the database (:class:`BlendRequestPoller`)."""
 
     def __init__(self, settings: Settings, *, session_factory: Any = None) -> None:
-        from ramp_server.blending.reblender import Reblender
         from ramp_server.db.engine import make_engine, make_session_factory
         from ramp_server.engine.blend_requests import BlendRequestPoller
+        from ramp_server.engine.reblender import Reblender
 
         self._engine = None
         if session_factory is None:
@@ -113,39 +115,21 @@ class ReblendHook:
         self.poller = BlendRequestPoller(
             self.reblender, session_factory=session_factory, poll_s=settings.reblend_poll_s
         )
-        self._callback = self._on_scored
 
-    def _on_scored(self, *, settings: Settings, event_id: int, submission_id: int) -> None:
-        self.reblender.request(event_id)  # at once; the durable mark is the poller's backup
+    def on_scored(self, *, event_id: int, submission_id: int) -> None:
+        """Re-blend at once (debounced); the durable mark is the poller's backup."""
+        self.reblender.request(event_id)
 
-    def install(self) -> ReblendHook:
-        from ramp_server.services import results
-
-        results.on_scored.append(self._callback)
+    def start(self) -> ReblendHook:
         self.poller.start()
         return self
 
     def close(self, *, wait_s: float = 0.0) -> None:
-        """Unregister; with ``wait_s`` first blend what is requested and let pending re-blends
-        finish (``--until-idle``)."""
-        from ramp_server.services import results
-
-        if self._callback in results.on_scored:
-            results.on_scored.remove(self._callback)
+        """Stop; with ``wait_s`` first blend what is requested and let pending re-blends finish
+        (``--until-idle``)."""
         self.poller.stop()
         if wait_s > 0:
             self.poller.drain(wait_s)
         self.reblender.stop()
         if self._engine is not None:
             self._engine.dispose()
-
-
-def install_reblend_hook(settings: Settings) -> ReblendHook | None:
-    """Re-blend after each newly scored submission and on every re-blend request of the
-    database when the blender's live module exists; ``None`` when it does not. ``close()`` the
-    hook at shutdown."""
-    try:
-        return ReblendHook(settings).install()
-    except ImportError:
-        log.info("re-blending not available (ramp_server.blending missing)")
-        return None

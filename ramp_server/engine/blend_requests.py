@@ -5,7 +5,7 @@ results service (a newly scored submission) only sets the event's durable mark
 (:mod:`ramp_server.services.blend_requests`). :class:`BlendRequestPoller` runs in the
 dispatcher's process (``ramp-server dispatch`` and the embedded dispatcher of ``serve``, through
 :class:`ramp_server.engine.background.ReblendHook`): every ``settings.reblend_poll_s`` it reads
-the marks and asks the :class:`~ramp_server.blending.reblender.Reblender` (debounced, in its own
+the marks and asks the :class:`~ramp_server.engine.reblender.Reblender` (debounced, in its own
 thread) to re-blend an event whose mark is new. The blend clears the mark unless it was set
 again meanwhile, so a request made during a blend is picked up by the next poll. A mark that
 stays although its blend ended (the blend failed) is retried every ``retry_s``.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from ramp_server.blending.reblender import Reblender
+    from ramp_server.engine.reblender import Reblender
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from distributed import Client
     from sqlalchemy.orm import Session, sessionmaker
 
-    from ramp_server.engine.dispatcher import InFlight
+    from ramp_server.engine.inflight import InFlight
 
 # the kill lines are the dispatcher's narrative: they keep its logger name
 log = logging.getLogger("ramp_server.engine.dispatcher")

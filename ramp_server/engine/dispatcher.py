@@ -22,39 +22,25 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ramp_server.db.models import ErrorKind, Submission, SubmissionState
 from ramp_server.engine.cancellation import CancelWatcher, send_cancel
+from ramp_server.engine.inflight import InFlight
 from ramp_server.engine.progress_relay import ProgressRelay
 from ramp_server.engine.sandbox_policy import SandboxLimits, limits_from_settings, resolve_mode
 from ramp_server.engine.tasks import FoldJob, FoldOutcome, cancel_event_name
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from distributed import Client
     from sqlalchemy.orm import Session, sessionmaker
 
     from ramp_server.config import Settings
+    from ramp_server.services.results import ScoredCallback
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class InFlight:
-    """A fold submitted to the cluster that the dispatcher waits for."""
-
-    future: Future
-    fold_id: int
-    submission_id: int
-    fold: int
-    attempt: int
-    event_name: str
-    label: str
-    cancel_name: str
-    gpu: bool = False
-    cancel_sent: bool = False
 
 
 class Dispatcher:
@@ -69,6 +55,7 @@ class Dispatcher:
         limits: SandboxLimits | None = None,
         poll_s: float = 0.5,
         local_sandboxes: bool = True,
+        on_scored: ScoredCallback | None = None,
     ) -> None:
         from ramp_server.db.engine import make_engine, make_session_factory
         from ramp_server.storage import Storage
@@ -88,6 +75,7 @@ class Dispatcher:
         self.storage = Storage.from_settings(settings)
         self.limits = limits or limits_from_settings(settings)
         self.poll_s = poll_s
+        self.on_scored = on_scored  # told of every newly scored submission (the re-blender)
         self.inflight: dict[str, InFlight] = {}
         self._cancels = CancelWatcher(client=client, sessions=session_factory)
         self.n_scored = 0
@@ -329,6 +317,7 @@ class Dispatcher:
                     valid_time=outcome.valid_time or 0.0,
                     test_time=outcome.test_time or 0.0,
                     peak_memory_mb=outcome.peak_memory_mb,
+                    on_scored=self.on_scored,
                 )
             except results.InvalidPredictions as exc:
                 session.rollback()
@@ -350,11 +339,3 @@ def _run_fold(job: FoldJob) -> FoldOutcome:
     from ramp_server.engine.tasks import run_fold_job
 
     return run_fold_job(job)
-
-
-def start_background_dispatcher(settings: Settings, *, n_workers: int | None = None) -> Any:
-    """Start the dispatcher in a daemon thread (``ramp-server serve``); see
-    :func:`ramp_server.engine.background.start_background_dispatcher`."""
-    from ramp_server.engine.background import start_background_dispatcher as start
-
-    return start(settings, n_workers=n_workers)

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ramp_server.cli import setup_logging
+from ramp_server.logs import setup_logging
 from ramp_server.storage import EVENT_SLUG
 
 log = logging.getLogger(__name__)

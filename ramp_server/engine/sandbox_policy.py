@@ -12,7 +12,7 @@ import logging
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ramp_server.config import Settings
@@ -96,12 +96,3 @@ def resolve_mode(*, sandbox: str, allow_unsafe: bool, local: bool = True) -> str
         log.warning(UNSAFE_WARNING)
         return "unsafe-none"
     raise SandboxUnavailable(f"unknown sandbox mode {sandbox!r}: use 'bwrap' or 'unsafe-none'")
-
-
-def sandbox_warning(settings: Any) -> str | None:
-    """A banner text for the admin page when the engine would run code unsandboxed (else None)."""
-    if settings.sandbox == "unsafe-none" and settings.allow_unsafe_sandbox:
-        return UNSAFE_WARNING
-    if settings.sandbox == "bwrap" and not Path(BWRAP).is_file():
-        return f"bubblewrap ({BWRAP}) is not installed: the engine refuses to train submissions."
-    return None

@@ -6,6 +6,7 @@
 - :mod:`ramp_server.kit.workflow`: the image-preprocessor + batch-classifier workflow
   (:mod:`ramp_server.kit.gen_builder`: the ``gen_builder`` given to ``fit``)
 - :mod:`ramp_server.kit.contract`: submission contract and prediction checks
+  (:mod:`ramp_server.kit.checker`: the contract, then a fit/predict on tiny data)
 - :mod:`ramp_server.kit.scoring`: loading/checking a problem.py, scoring and bagging
 - :mod:`ramp_server.kit.folds`: cross-validation folds and the quick-test subset
 - :mod:`ramp_server.kit.subset`, :mod:`ramp_server.kit.epochs`, :mod:`ramp_server.kit.folder`:

@@ -1,9 +1,10 @@
 """The submission contract, checked like scikit-learn's ``check_estimator``.
 
-Static checks (:func:`check_submission`) read the two files with :mod:`ast` and never import
-participant code; ``run=True`` then loads them, fits on tiny random images and checks the
-predictions with :func:`check_predictions`. Every violation is a :class:`ContractError` naming
-the file, the line and the field.
+Static checks (:func:`check_static`) read the two files with :mod:`ast` and never import
+participant code; :func:`check_predictions` validates any prediction array; :func:`load_module`
+imports a submission file. :mod:`ramp_server.kit.checker` adds the run on tiny data (it needs
+the workflow, which needs this module). Every violation is a :class:`ContractError` naming the
+file, the line and the field.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import importlib.util
 import itertools
 import os
 import threading
-import traceback
 from pathlib import Path
 from types import ModuleType
 
@@ -303,40 +303,3 @@ def check_predictions(
             "return probabilities, e.g. a softmax of the logits"
         )
     return arr / sums[:, None]
-
-
-def _participant_frame(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
-    """The innermost traceback frame inside the submission folder."""
-    found: tuple[str | None, int | None] = (None, None)
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if Path(frame.filename).resolve().parent == root.resolve():
-            found = (frame.filename, frame.lineno)
-    return found
-
-
-def check_run(path: str | os.PathLike, *, n_per_class: int = 2, seed: int = 0) -> np.ndarray:
-    """Load the submission, fit it on tiny random data and check ``predict_proba``."""
-    from ramp_server.kit.workflow import ImageClassifierWorkflow
-
-    root = Path(path)
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(N_CLASSES), n_per_class)
-    X = rng.integers(0, 256, size=(len(y), 64, 64, 3), dtype=np.uint8)
-    workflow = ImageClassifierWorkflow(n_jobs=1, seed=seed)
-    try:
-        model = workflow.train_submission(str(root), X, y)
-        return workflow.test_submission(model, X)
-    except ContractError:
-        raise
-    except Exception as exc:
-        file, line = _participant_frame(exc, root)
-        raise ContractError(
-            f"raised {type(exc).__name__}: {exc}", file=file or root, line=line, field="run"
-        ) from exc
-
-
-def check_submission(path: str | os.PathLike, *, run: bool = False) -> None:
-    """Check a submission folder: static checks, then (``run=True``) a fit/predict on tiny data."""
-    check_static(path)
-    if run:
-        check_run(path)

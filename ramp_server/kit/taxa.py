@@ -37,19 +37,5 @@ TAXA: tuple[Taxon, ...] = (
 )
 
 N_CLASSES = len(TAXA)
-CLASS_IDS: list[int] = [t.id for t in TAXA]
 CLASS_NAMES: list[str] = [t.name for t in TAXA]
 TRAIN_COUNTS: list[int] = [t.train_count for t in TAXA]
-
-
-def class_name(class_id: int) -> str:
-    """Human-readable name of a class id (raises ``KeyError`` with the valid range)."""
-    if not 0 <= int(class_id) < N_CLASSES:
-        raise KeyError(f"unknown class id {class_id!r}: valid ids are 0..{N_CLASSES - 1}")
-    return CLASS_NAMES[int(class_id)]
-
-
-def class_frequencies() -> list[float]:
-    """Share of each class in the 2015 training set (sums to 1)."""
-    total = sum(TRAIN_COUNTS)
-    return [c / total for c in TRAIN_COUNTS]

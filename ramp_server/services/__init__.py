@@ -1,8 +1,8 @@
-"""Service functions: the only code that changes the database (keyword-only arguments).
+"""Service functions: the only code that reads or writes the database (keyword-only arguments).
 
-``accounts`` (users, logins, tokens), ``events`` (creation from a kit, rules, participants),
-``submissions`` (validated upload, queue, cancel), ``results`` (what the engine reports),
-``leaderboards`` (SQL queries), ``jobs`` (the engine's claims on queued folds).
+The web routes, the CLI verbs and the engine call them and render or act on what they return;
+each rule (who may do what, the bagged official score, the latest blend, the queue order) is
+written once, here. ``docs/architecture.md`` lists the modules.
 """
 
 
@@ -10,5 +10,5 @@ class ServiceError(Exception):
     """A rule was broken; the message says what and what to do (shown to the user as is)."""
 
 
-class NotFound(ServiceError):
-    """The named object does not exist."""
+class NotFound(ServiceError, LookupError):
+    """The named object does not exist (the web answers 404)."""

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import ApiToken, LoginAttempt, PasswordResetToken, User
-from ramp_server.services import ServiceError, passwords
+from ramp_server.services import NotFound, ServiceError, passwords
 
 if TYPE_CHECKING:
     from ramp_server.config import Settings
@@ -220,10 +220,10 @@ def list_api_tokens(session: Session, *, user: User) -> list[ApiToken]:
 
 
 def revoke_api_token(session: Session, *, user: User, token_id: int) -> ApiToken:
-    """Revoke one of ``user``'s tokens; raises ``LookupError`` for someone else's."""
+    """Revoke one of ``user``'s tokens; :class:`NotFound` for someone else's."""
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        raise LookupError(f"no API token {token_id} of yours")
+        raise NotFound(f"no API token {token_id} of yours")
     if token.revoked_at is None:
         token.revoked_at = _now()
         session.flush()
@@ -250,10 +250,16 @@ def user_for_api_token(session: Session, *, raw: str) -> User | None:
     return user
 
 
+def get_active_user(session: Session, *, user_id: int) -> User | None:
+    """The active account with id ``user_id`` (None if there is none, or it is deactivated)."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
 def set_admin(session: Session, *, user_id: int, is_admin: bool) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise LookupError(f"no user {user_id}")
+        raise NotFound(f"no user {user_id}")
     user.is_admin = is_admin
     session.flush()
     return user
@@ -262,7 +268,7 @@ def set_admin(session: Session, *, user_id: int, is_admin: bool) -> User:
 def set_active(session: Session, *, user_id: int, is_active: bool) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise LookupError(f"no user {user_id}")
+        raise NotFound(f"no user {user_id}")
     user.is_active = is_active
     session.flush()
     return user

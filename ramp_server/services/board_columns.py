@@ -13,15 +13,31 @@ from sqlalchemy import Select, select
 
 from ramp_server.db.models import Event, Score, Split, Submission, SubmissionState, User
 
+#: what an event page shows for a score type the event does not describe (an old record)
+_UNDESCRIBED = {"precision": 4, "is_lower_better": False}
+
+
+def bagged_score(split: Split, name: str, score: Any = Score) -> list[Any]:
+    """WHERE terms of the rule "the CV-bagged ``name`` score on ``split``": the row of
+    ``scores`` (or of the alias ``score``) with no fold. Every query of bagged scores uses it."""
+    return [score.split == split, score.fold.is_(None), score.score_name == name]
+
+
+def official_spec(event: Event) -> dict[str, Any]:
+    """The event's official score type (``name``, ``precision``, ``is_lower_better``)."""
+    try:
+        return score_spec(event, event.official_score_name)
+    except ValueError:
+        return {"name": event.official_score_name, **_UNDESCRIBED}
+
 
 def score_spec(event: Event, name: str) -> dict[str, Any]:
     """The event's score-type entry named ``name`` (ValueError naming the known ones)."""
-    for spec in event.score_types:
+    specs = event.score_types or []
+    for spec in specs:
         if spec["name"] == name:
             return spec
-    raise ValueError(
-        f"unknown score {name!r}; this event's scores: {[s['name'] for s in event.score_types]}"
-    )
+    raise ValueError(f"unknown score {name!r}; this event's scores: {[s['name'] for s in specs]}")
 
 
 def with_scores(
@@ -37,12 +53,7 @@ def with_scores(
     for i, spec in enumerate(event.score_types):
         col = (
             select(Score.value)
-            .where(
-                Score.submission_id == Submission.id,
-                Score.split == split,
-                Score.fold.is_(None),
-                Score.score_name == spec["name"],
-            )
+            .where(Score.submission_id == Submission.id, *bagged_score(split, spec["name"]))
             .correlate(Submission)
             .scalar_subquery()
         )
@@ -53,9 +64,7 @@ def with_scores(
             select(bound)
             .where(
                 Score.submission_id == Submission.id,
-                Score.split == split,
-                Score.fold.is_(None),
-                Score.score_name == event.official_score_name,
+                *bagged_score(split, event.official_score_name),
             )
             .correlate(Submission)
             .scalar_subquery()

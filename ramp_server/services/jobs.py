@@ -46,6 +46,27 @@ class FoldTicket:
     memory_limit_mb: int
 
 
+def queue_order() -> Any:
+    """The platform-wide queue as a subquery ``(submission_id, position)`` of every queued
+    submission, 1 = next to train: the one rule every page and the API show positions by."""
+    return (
+        select(
+            Submission.id.label("submission_id"),
+            func.row_number()
+            .over(order_by=[Submission.queued_at, Submission.id])
+            .label("position"),
+        )
+        .where(Submission.state == SubmissionState.QUEUED)
+        .subquery()
+    )
+
+
+def queue_position(session: Session, *, submission_id: int) -> int | None:
+    """1 for the next submission to train, ``None`` when it is not queued."""
+    order = queue_order()
+    return session.scalar(select(order.c.position).where(order.c.submission_id == submission_id))
+
+
 def queued_folds(session: Session, *, limit: int) -> list[FoldTicket]:
     """Up to ``limit`` queued folds, oldest submission first (then fold order)."""
     rows = session.execute(
@@ -281,6 +302,8 @@ __all__ = [
     "fold_states",
     "note_fold_run",
     "pending_fold_count",
+    "queue_order",
+    "queue_position",
     "queued_folds",
     "reconcile",
     "submission_states",

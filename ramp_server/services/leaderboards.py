@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ramp_server.db.models import (
+    Blend,
     Event,
     Score,
     Split,
@@ -22,14 +23,17 @@ from ramp_server.db.models import (
     User,
 )
 from ramp_server.services.board_columns import (
+    bagged_score,
     board_base,
     ci_of,
     common_fields,
+    official_spec,
     order_by,
     score_spec,
     scores_of,
     with_scores,
 )
+from ramp_server.services.jobs import queue_order
 
 
 def public_leaderboard(
@@ -59,12 +63,7 @@ def public_leaderboard(
             # walks ix_scores_bagged in order and stops after the page
             .join(Submission, Submission.id == key.submission_id + 0)
             .join(User, User.id == Submission.user_id)
-            .where(
-                key.event_id == event.id,
-                key.split == Split.VALID,
-                key.fold.is_(None),
-                key.score_name == sort_by,
-            )
+            .where(key.event_id == event.id, *bagged_score(Split.VALID, sort_by, key))
         )
         query, _ = with_scores(base, event, Split.VALID, "v")
         ascending = bool(score_spec(event, sort_by)["is_lower_better"]) == best_first
@@ -102,15 +101,33 @@ def public_leaderboard(
     return rows
 
 
-def count_scored(session: Session, *, event: Event) -> int:
-    """Number of rows of the public leaderboard (for paging)."""
-    return int(
-        session.scalar(
-            select(func.count(Submission.id)).where(
-                Submission.event_id == event.id, Submission.state == SubmissionState.SCORED
-            )
+def board_version(session: Session, *, event: Event) -> tuple:
+    """What changes whenever the public board's content may change: the number of scored
+    submissions and the time of the latest blend (one index-only aggregate). Pages memoize
+    what they derive from the scored submissions and blends under it."""
+    last_blend = (
+        select(func.max(Blend.computed_at)).where(Blend.event_id == event.id).scalar_subquery()
+    )
+    row = session.execute(
+        select(func.count(), last_blend)
+        .select_from(Submission)
+        .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
+    ).one()
+    return tuple(row)
+
+
+def best_score(session: Session, *, event: Event) -> float | None:
+    """The best bagged official validation score of the event's scored submissions."""
+    spec = official_spec(event)
+    best = func.min(Score.value) if spec["is_lower_better"] else func.max(Score.value)
+    return session.scalar(
+        select(best)
+        .join(Submission, Submission.id == Score.submission_id)
+        .where(
+            Submission.event_id == event.id,
+            Submission.state == SubmissionState.SCORED,
+            *bagged_score(Split.VALID, spec["name"]),
         )
-        or 0
     )
 
 
@@ -122,7 +139,7 @@ def competition_leaderboard(
     Ranked by the official validation score; with ``include_test`` (private phase) the rows also
     carry test scores and are ranked by the official test score.
     """
-    official = score_spec(event, event.official_score_name)
+    official = official_spec(event)
     query, vcols = with_scores(board_base(event), event, Split.VALID, "v")
     if include_test:
         query, tcols = with_scores(query, event, Split.TEST, "t")
@@ -162,7 +179,7 @@ def private_leaderboard(
     ``public_rank`` is the rank by validation score; ``rank_change`` = public - private (positive:
     the submission moved up on the private data).
     """
-    official = score_spec(event, event.official_score_name)
+    official = official_spec(event)
     query, vcols = with_scores(board_base(event), event, Split.VALID, "v")
     query, tcols = with_scores(query, event, Split.TEST, "t")
     ov, ot = vcols[event.official_score_name], tcols[event.official_score_name]
@@ -195,14 +212,7 @@ def submissions_table(
 ) -> list[dict[str, Any]]:
     """Every submission (of ``user`` if given) with state, error, bagged valid+test scores and,
     for queued ones, the platform-wide queue position (1 = next)."""
-    queued = (
-        select(
-            Submission.id.label("qid"),
-            func.row_number().over(order_by=[Submission.queued_at, Submission.id]).label("pos"),
-        )
-        .where(Submission.state == SubmissionState.QUEUED)
-        .subquery()
-    )
+    queued = queue_order()
     query = (
         select(
             Submission.id,
@@ -221,10 +231,10 @@ def submissions_table(
             Submission.historical_contributivity,
             Submission.withdrawn_from_blend,
             Submission.selected_for_competition,
-            queued.c.pos,
+            queued.c.position,
         )
         .join(User, User.id == Submission.user_id)
-        .outerjoin(queued, queued.c.qid == Submission.id)
+        .outerjoin(queued, queued.c.submission_id == Submission.id)
         .where(Submission.event_id == event.id)
     )
     if user is not None:
@@ -240,7 +250,7 @@ def submissions_table(
                 "submission": row.name,
                 "user": row.user,
                 "state": row.state.value,
-                "queue_position": row.pos,
+                "queue_position": row.position,
                 "error_kind": row.error_kind.value if row.error_kind else None,
                 "error_message": row.error_message,
                 "submitted_at": row.submitted_at.isoformat(),
@@ -302,7 +312,7 @@ def failed_submissions(session: Session, *, event: Event) -> list[dict[str, Any]
 def score_history(session: Session, *, event: Event) -> list[dict[str, Any]]:
     """(submitted_at, official validation score) of every scored submission, oldest first:
     the data of the scores-over-time plot (the Pareto front is the running best)."""
-    spec = score_spec(event, event.official_score_name)
+    spec = official_spec(event)
     sc = aliased(Score)
     query = (
         select(Submission.id, Submission.name, User.name.label("user"), Submission.submitted_at)
@@ -310,12 +320,7 @@ def score_history(session: Session, *, event: Event) -> list[dict[str, Any]]:
         .join(User, User.id == Submission.user_id)
         .join(
             sc,
-            and_(
-                sc.submission_id == Submission.id,
-                sc.split == Split.VALID,
-                sc.fold.is_(None),
-                sc.score_name == literal(spec["name"]),
-            ),
+            and_(sc.submission_id == Submission.id, *bagged_score(Split.VALID, spec["name"], sc)),
         )
         .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
         .order_by(Submission.submitted_at, Submission.id)

@@ -99,3 +99,16 @@ def list_participants(session: Session, *, event: Event) -> list[EventParticipan
             .order_by(EventParticipant.joined_at)
         )
     )
+
+
+def pending_approvals(session: Session) -> list[tuple[EventParticipant, str, str]]:
+    """Participations waiting for an administrator, oldest first: ``(row, event, user name)``."""
+    return list(
+        session.execute(
+            select(EventParticipant, Event.name, User.name)
+            .join(Event, Event.id == EventParticipant.event_id)
+            .join(User, User.id == EventParticipant.user_id)
+            .where(EventParticipant.approved.is_(False))
+            .order_by(EventParticipant.joined_at)
+        ).all()
+    )

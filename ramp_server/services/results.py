@@ -3,8 +3,9 @@
 The server holds the test labels (``events/<slug>/private``); workers only return predictions.
 :func:`record_fold_result` stores a fold's predictions in the blender's format, scores them with
 the event's ``problem.py`` score types, and when the last fold is in, computes the CV-bagged
-scores, marks the submission scored and calls the :data:`on_scored` callbacks (the re-blender).
-Both functions are idempotent: a fold reported twice is recorded once.
+scores, marks the submission scored, requests a re-blend (durably) and calls the caller's
+``on_scored`` callback (the dispatcher's re-blender, at once). Both functions are idempotent: a
+fold reported twice is recorded once.
 """
 
 from __future__ import annotations
@@ -12,18 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ramp_server.db.engine import lock_row
 from ramp_server.db.models import (
-    Blend,
     ErrorKind,
-    Event,
     FoldState,
     Score,
     Split,
@@ -34,7 +32,9 @@ from ramp_server.db.models import (
 )
 from ramp_server.services import NotFound, ServiceError
 from ramp_server.services.blend_requests import request_blend
+from ramp_server.services.board_columns import bagged_score
 from ramp_server.services.events import event_folds, event_problem
+from ramp_server.services.predictions import bagging_inputs, event_labels
 from ramp_server.services.score_intervals import bagged_score_intervals
 from ramp_server.storage import Storage
 
@@ -43,28 +43,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: callbacks ``f(*, settings, event_id, submission_id)`` run after a submission becomes scored
-#: (outside the transaction; an exception is logged, never propagated)
-on_scored: list[Callable[..., None]] = []
+#: ``on_scored(*, event_id, submission_id)``: told when a submission becomes scored
+ScoredCallback = Callable[..., None]
 
 
 class InvalidPredictions(ServiceError):
     """The predictions returned for a fold have the wrong shape or are not probabilities."""
-
-
-@lru_cache(maxsize=16)
-def _test_labels(path: str, mtime_ns: int) -> np.ndarray:
-    return np.load(path, allow_pickle=False)
-
-
-def _labels(settings: Settings, event: Event) -> tuple[np.ndarray, np.ndarray]:
-    storage = Storage.from_settings(settings)
-    test = storage.test_labels_path(event.name)
-    train = storage.public_dir(event.name) / "train_labels.npy"
-    return (
-        _test_labels(str(train), train.stat().st_mtime_ns),
-        _test_labels(str(test), test.stat().st_mtime_ns),
-    )
 
 
 def _checked(proba: np.ndarray, n_rows: int, n_classes: int, what: str) -> np.ndarray:
@@ -115,6 +99,7 @@ def record_fold_result(
     test_time: float,
     peak_memory_mb: float | None = None,
     now: datetime | None = None,
+    on_scored: ScoredCallback | None = None,
 ) -> Submission:
     """Store, score and record one fold's predictions; **commits**.
 
@@ -122,6 +107,8 @@ def record_fold_result(
     ``test_proba`` one per test image, ``train_proba`` (optional) one per training index.
     Raises :class:`InvalidPredictions` (nothing recorded) when an array is not a probability
     matrix of the right shape. A fold already scored, or a cancelled submission, is left as is.
+    ``on_scored(event_id=..., submission_id=...)`` is called (after the commit) by the one call
+    that completes the submission; its exceptions are logged, never propagated.
     """
     from ramp_server.blending.store import write_fold_predictions
     from ramp_server.kit.scoring import score_predictions
@@ -142,7 +129,7 @@ def record_fold_result(
         return sub
     folds = event_folds(settings=settings, event=event)
     problem = event_problem(settings=settings, event=event)
-    y_train, y_test = _labels(settings, event)
+    y_train, y_test = event_labels(settings=settings, event=event)
     n_classes = len(problem.Predictions.label_names)
     tr_idx, va_idx = folds.train[fold], folds.valid[fold]
     valid = _checked(valid_proba, len(va_idx), n_classes, "validation")
@@ -182,35 +169,14 @@ def record_fold_result(
     fold_row.error_kind = fold_row.error_message = fold_row.traceback = None
     session.commit()
 
-    if _finish_if_complete(session, settings=settings, submission_id=submission_id, now=now):
-        for callback in list(on_scored):
-            try:
-                callback(settings=settings, event_id=event.id, submission_id=submission_id)
-            except Exception:  # a failing listener must not undo a recorded result
-                log.exception("on_scored callback %r failed for %s", callback, submission_id)
+    done = _finish_if_complete(session, settings=settings, submission_id=submission_id, now=now)
+    if done and on_scored is not None:
+        try:
+            on_scored(event_id=event.id, submission_id=submission_id)
+        except Exception:  # a failing listener must not undo a recorded result
+            log.exception("on_scored callback failed for submission %s", submission_id)
     session.refresh(sub)
     return sub
-
-
-def bagging_inputs(
-    *, settings: Settings, event: Event, submission_id: int, folds: list[int]
-) -> dict[str, Any]:
-    """The stored fold predictions and the labels that a submission's bagged scores (and their
-    intervals) are computed from, as keyword arguments of ``bagged_scores``."""
-    from ramp_server.blending.store import read_fold_predictions
-
-    storage = Storage.from_settings(settings)
-    preds = [
-        read_fold_predictions(storage.predictions_path(event.name, submission_id, k)) for k in folds
-    ]
-    y_train, y_test = _labels(settings, event)
-    return {
-        "y_train": y_train,
-        "valid_indices": [p.valid_indices for p in preds],
-        "valid_probas": [np.asarray(p.valid_proba, dtype=np.float64) for p in preds],
-        "y_test": y_test,
-        "test_probas": [np.asarray(p.test_proba, dtype=np.float64) for p in preds],
-    }
 
 
 def _finish_if_complete(
@@ -320,82 +286,29 @@ def record_fold_error(
     return sub
 
 
-def scored_fold_count(session: Session, *, submission_id: int) -> int:
-    """How many folds of the submission are scored (the submission page shows k of F)."""
-    return int(
-        session.scalar(
-            select(func.count(SubmissionFold.id)).where(
-                SubmissionFold.submission_id == submission_id,
-                SubmissionFold.state == FoldState.SCORED,
+def bagged_scores_of(
+    session: Session, *, submission_ids: list[int], score_name: str
+) -> dict[int, dict[str, float]]:
+    """``{submission id: {"valid": v, "test": t}}``: the bagged ``score_name`` of each."""
+    if not submission_ids:
+        return {}
+    out: dict[int, dict[str, float]] = {}
+    for split in (Split.VALID, Split.TEST):
+        rows = session.execute(
+            select(Score.submission_id, Score.value).where(
+                Score.submission_id.in_(submission_ids), *bagged_score(split, score_name)
             )
         )
-        or 0
-    )
+        for sid, value in rows:
+            out.setdefault(sid, {})[split.value] = value
+    return out
 
 
-def record_blend(
-    session: Session,
-    *,
-    event_id: int,
-    score_name: str,
-    n_submissions: int,
-    combined_valid: float | None,
-    combined_test: float | None,
-    foldwise_best_valid: float | None = None,
-    foldwise_best_test: float | None = None,
-    nested_valid: float | None = None,
-    contributivity: dict[int, float] | None = None,
-    historical_contributivity: dict[int, float] | None = None,
-    shapley: dict[int, float] | None = None,
-    details: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> Blend:
-    """Store one re-blend of an event and the per-submission columns it computed; **commits**.
-
-    Submissions of the event missing from ``contributivity`` (resp. the other dicts, when
-    given) get 0: they were not selected by this blend.
-    """
-    blend = Blend(
-        event_id=event_id,
-        computed_at=now or utcnow(),
-        score_name=score_name,
-        n_submissions=n_submissions,
-        combined_valid=combined_valid,
-        combined_test=combined_test,
-        foldwise_best_valid=foldwise_best_valid,
-        foldwise_best_test=foldwise_best_test,
-        nested_valid=nested_valid,
-        details=details,
-    )
-    session.add(blend)
-    columns = {
-        "contributivity": contributivity,
-        "historical_contributivity": historical_contributivity,
-        "shapley": shapley,
-    }
-    for column, values in columns.items():
-        if values is None:
-            continue
-        session.execute(
-            update(Submission)
-            .where(Submission.event_id == event_id, Submission.state == SubmissionState.SCORED)
-            .values({column: 0.0})
-        )
-        for sid, value in values.items():
-            session.execute(
-                update(Submission)
-                .where(Submission.id == sid, Submission.event_id == event_id)
-                .values({column: float(value)})
-            )
-    session.commit()
-    return blend
-
-
-def latest_blend(session: Session, *, event_id: int) -> Blend | None:
-    """The newest blend of an event (None before the first)."""
-    return session.scalar(
-        select(Blend)
-        .where(Blend.event_id == event_id)
-        .order_by(Blend.computed_at.desc(), Blend.id.desc())
-        .limit(1)
-    )
+def scores_of_submission(
+    session: Session, *, submission_id: int, include_test: bool
+) -> list[Score]:
+    """Every score row of a submission (per fold and bagged); test rows only if asked."""
+    query = select(Score).where(Score.submission_id == submission_id)
+    if not include_test:
+        query = query.where(Score.split != Split.TEST)
+    return list(session.scalars(query.order_by(Score.id)))

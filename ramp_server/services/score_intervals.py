@@ -99,7 +99,7 @@ def fill_missing_intervals(session: Session, *, settings: Settings, event: Event
     run keeps what it did and a second run goes on from there.
     """
     from ramp_server.services.events import event_problem
-    from ramp_server.services.results import bagging_inputs
+    from ramp_server.services.predictions import bagging_inputs
 
     if settings.bootstrap_n <= 0:
         return 0
@@ -108,7 +108,7 @@ def fill_missing_intervals(session: Session, *, settings: Settings, event: Event
         .join(Submission, Submission.id == Score.submission_id)
         .where(
             Score.event_id == event.id,
-            Score.fold.is_(None),
+            Score.fold.is_(None),  # any split: the official score has an interval on both
             Score.score_name == event.official_score_name,
             Score.ci_low.is_(None),
             Submission.state == SubmissionState.SCORED,

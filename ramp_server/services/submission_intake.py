@@ -23,7 +23,6 @@ from ramp_server.db.models import (
     Event,
     EventParticipant,
     FoldState,
-    Interaction,
     InteractionKind,
     Submission,
     SubmissionCredit,
@@ -35,6 +34,7 @@ from ramp_server.db.models import (
 )
 from ramp_server.services import events as event_service
 from ramp_server.services import participants
+from ramp_server.services.collaboration import log_interaction
 from ramp_server.services.uploads import (
     REQUIRED_FILES,
     SubmissionRejected,
@@ -192,14 +192,8 @@ def submit(
             session.add(
                 SubmissionCredit(submission_id=sub.id, credited_submission_id=sid, percent=percent)
             )
-        session.add(
-            Interaction(
-                user_id=user_id,
-                event_id=event_id,
-                kind=InteractionKind.SUBMIT,
-                submission_id=sub.id,
-                at=now,
-            )
+        log_interaction(
+            session, event=event, user=user, kind=InteractionKind.SUBMIT, submission=sub, now=now
         )
         session.commit()
     except IntegrityError:

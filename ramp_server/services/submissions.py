@@ -1,4 +1,4 @@
-"""Submissions: queries and state changes (requeue, cancel, withdraw, select, interactions).
+"""Submissions: queries and state changes (requeue, cancel, withdraw, select).
 
 A new submission enters through :func:`submit` (:mod:`.submission_intake`: the database rules and
 the transactional write) after :mod:`.uploads` validated its files; both are re-exported here so
@@ -10,14 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import (
     Event,
     FoldState,
-    Interaction,
-    InteractionKind,
     Score,
     Submission,
     SubmissionFold,
@@ -25,7 +23,7 @@ from ramp_server.db.models import (
     User,
     utcnow,
 )
-from ramp_server.services import NotFound, ServiceError
+from ramp_server.services import NotFound, ServiceError, jobs
 from ramp_server.services import events as event_service
 from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.exports import export_archive
@@ -79,16 +77,9 @@ def can_view_code(
 
 def queue_position(session: Session, *, submission: Submission) -> int | None:
     """1 for the next submission to train, ``None`` when not queued (queue is platform-wide)."""
-    if submission.state != SubmissionState.QUEUED or submission.queued_at is None:
+    if submission.state != SubmissionState.QUEUED:
         return None
-    ahead = session.scalar(
-        select(func.count(Submission.id)).where(
-            Submission.state == SubmissionState.QUEUED,
-            (Submission.queued_at < submission.queued_at)
-            | ((Submission.queued_at == submission.queued_at) & (Submission.id < submission.id)),
-        )
-    )
-    return int(ahead or 0) + 1
+    return jobs.queue_position(session, submission_id=submission.id)
 
 
 def requeue(session: Session, *, submission: Submission, now: datetime | None = None) -> Submission:
@@ -187,28 +178,6 @@ def select_for_competition(session: Session, *, submission: Submission) -> Submi
     return submission
 
 
-def log_interaction(
-    session: Session,
-    *,
-    event: Event,
-    user: User | None,
-    kind: InteractionKind,
-    submission: Submission | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Record a view/diff/copy/download (feeds historical contributivity)."""
-    session.add(
-        Interaction(
-            user_id=user.id if user else None,
-            event_id=event.id,
-            kind=InteractionKind(kind),
-            submission_id=submission.id if submission else None,
-            at=now or utcnow(),
-        )
-    )
-    session.flush()
-
-
 __all__ = [
     "ACTIVE_STATES",
     "FILE_NAME_RE",
@@ -225,7 +194,6 @@ __all__ = [
     "files_from_dir",
     "files_from_zip",
     "get_submission",
-    "log_interaction",
     "queue_position",
     "requeue",
     "select_for_competition",

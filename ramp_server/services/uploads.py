@@ -109,13 +109,13 @@ def check_files(files: Mapping[str, bytes], *, max_bytes: int) -> dict[str, str]
 
 
 def _check_contract(files: Mapping[str, bytes]) -> None:
-    from ramp_server.kit.contract import ContractError, check_submission
+    from ramp_server.kit.contract import ContractError, check_static
 
     with tempfile.TemporaryDirectory(prefix="ramp_check_") as tmp:
         for filename, data in files.items():
             (Path(tmp) / filename).write_bytes(data)
         try:
-            check_submission(tmp, run=False)  # static: never imports participant code
+            check_static(tmp)  # never imports participant code
         except ContractError as exc:
             where = Path(exc.file).name if exc.file else ""
             if where and exc.line:

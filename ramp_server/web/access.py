@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import HTTPException
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import Event, EventParticipant, LeaderboardVisibility, Submission, User
-from ramp_server.services import events, participants
+from ramp_server.services import NotFound, events, participants, submissions
 
 
 def now() -> datetime:
@@ -21,17 +20,27 @@ def now() -> datetime:
 
 
 def get_event(db: Session, name: str) -> Event:
-    event = db.scalar(select(Event).where(Event.name == name))
-    if event is None:
-        raise HTTPException(404, f"no event named {name!r}")
-    return event
+    """The event called ``name``, or 404."""
+    try:
+        return events.get_event(db, name=name)
+    except NotFound:
+        raise HTTPException(404, f"no event named {name!r}") from None
 
 
 def get_submission(db: Session, submission_id: int) -> Submission:
-    sub = db.get(Submission, submission_id)
+    """The submission with that id, or 404."""
+    sub = find_submission(db, submission_id)
     if sub is None:
         raise HTTPException(404, f"no submission {submission_id}")
     return sub
+
+
+def find_submission(db: Session, submission_id: int) -> Submission | None:
+    """The submission with that id, or None."""
+    try:
+        return submissions.get_submission(db, submission_id=submission_id)
+    except NotFound:
+        return None
 
 
 def phase(event: Event, at: datetime | None = None) -> str:

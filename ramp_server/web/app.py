@@ -61,8 +61,8 @@ def _error(request: Request, status: int, message: str, headers: dict | None = N
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the web application for ``settings`` (pass ``engine`` to share one with the caller)."""
     from ramp_server.db.engine import make_engine, make_session_factory
+    from ramp_server.web.context import BoardCache
     from ramp_server.web.routes import include_routes
-    from ramp_server.web.routes.leaderboards import BoardCache
 
     app = FastAPI(
         title="RAMP SPIPOLL platform API",
@@ -130,8 +130,8 @@ def create_app_from_env() -> FastAPI:
     each worker process builds its own app, engine and connection pool, and logs like
     ``ramp-server serve``.
     """
-    from ramp_server.cli import setup_logging
     from ramp_server.config import load_settings
+    from ramp_server.logs import setup_logging
 
     setup_logging()
     return create_app(load_settings())

@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from ramp_server.config import Settings
+from ramp_server.db.engine import session_scope
 from ramp_server.db.models import User
 from ramp_server.services import accounts
 from ramp_server.web.security import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_csrf
@@ -42,15 +43,8 @@ def get_settings(request: Request) -> Settings:
 
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler returns without error."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with session_scope(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 Db = Annotated[Session, Depends(get_db)]
@@ -77,12 +71,8 @@ def current_user(request: Request, db: Db) -> User | None:
         session = request.state.session
         uid = session.get("uid")
         if uid is not None:
-            user = db.get(User, uid)
-            if (
-                user is None
-                or not user.is_active
-                or session.get("pw") != accounts.password_fingerprint(user)
-            ):
+            user = accounts.get_active_user(db, user_id=uid)
+            if user is None or session.get("pw") != accounts.password_fingerprint(user):
                 session.pop("uid", None)
                 session.pop("pw", None)
                 user = None

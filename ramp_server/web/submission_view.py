@@ -9,20 +9,10 @@ from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ramp_server.db.models import (
-    FoldState,
-    Score,
-    Submission,
-    SubmissionCredit,
-    SubmissionFile,
-    SubmissionFold,
-    SubmissionState,
-    User,
-)
-from ramp_server.services import submissions
+from ramp_server.db.models import FoldState, Submission, SubmissionState
+from ramp_server.services import results, submissions
 from ramp_server.storage import Storage
 
 SUBMISSION_FILES = ("image_preprocessor.py", "batch_classifier.py")
@@ -113,9 +103,7 @@ class ScoreTable:
 def score_table(db: Session, sub: Submission, *, include_test: bool) -> ScoreTable:
     names = [st["name"] for st in sub.event.score_types or []]
     by_fold: dict[int | None, dict[tuple[str, str], float]] = {}
-    for s in db.scalars(select(Score).where(Score.submission_id == sub.id)):
-        if s.split.value == "test" and not include_test:
-            continue
+    for s in results.scores_of_submission(db, submission_id=sub.id, include_test=include_test):
         by_fold.setdefault(s.fold, {})[(s.split.value, s.score_name)] = s.value
         if s.score_name not in names:
             names.append(s.score_name)
@@ -126,43 +114,6 @@ def score_table(db: Session, sub: Submission, *, include_test: bool) -> ScoreTab
     present = {key for values in by_fold.values() for key in values}
     columns = [(sp, n) for sp in ("train", "valid", "test") for n in names if (sp, n) in present]
     return ScoreTable(names, rows, columns)
-
-
-@dataclass
-class CreditLink:
-    """One credit between two submissions, as the page lists it."""
-
-    submission_id: int
-    owner: str
-    name: str
-    percent: float
-
-
-@dataclass
-class Credits:
-    """What a submission credited at upload (``given``) and who credited it (``received``)."""
-
-    given: list[CreditLink]
-    received: list[CreditLink]
-
-
-def credits(db: Session, sub: Submission) -> Credits:
-    """The submission's credits both ways, largest share first."""
-
-    def links(mine: object, other: object) -> list[CreditLink]:
-        rows = db.execute(
-            select(Submission.id, User.name, Submission.name, SubmissionCredit.percent)
-            .join(SubmissionCredit, other == Submission.id)
-            .join(User, User.id == Submission.user_id)
-            .where(mine == sub.id)
-            .order_by(SubmissionCredit.percent.desc(), Submission.id)
-        )
-        return [CreditLink(*row) for row in rows]
-
-    return Credits(
-        given=links(SubmissionCredit.submission_id, SubmissionCredit.credited_submission_id),
-        received=links(SubmissionCredit.credited_submission_id, SubmissionCredit.submission_id),
-    )
 
 
 def code_files(storage: Storage, sub: Submission) -> dict[str, str]:
@@ -196,11 +147,3 @@ def diff_html(
         )
     text = "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
     return Markup(highlight(text, DiffLexer(), _DIFF_FORMATTER))
-
-
-def file_rows(sub: Submission) -> list[SubmissionFile]:
-    return sorted(sub.files, key=lambda f: f.filename)
-
-
-def fold_of(sub: Submission, k: int) -> SubmissionFold | None:
-    return next((f for f in sub.folds if f.fold == k), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from blend_helpers import RAMPWF_SCORE_TYPES
 
 

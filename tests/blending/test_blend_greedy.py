@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from blend_helpers import rampwf_picks, random_case
 from rampwf.prediction_types import make_multiclass
 
-from ramp_server.blending.combine import clip_normalise, combine_picks, mean_of_picks
+from ramp_server.blending.combine import clip_normalise, mean_of_picks
 from ramp_server.blending.greedy import greedy_fold
 from ramp_server.blending.scores import accuracy, from_rampwf, negative_log_likelihood
+
+from blend_helpers import rampwf_picks, random_case
 
 
 def _ours(proba, y, st, **kw):
@@ -86,6 +87,16 @@ def test_lower_is_better_score_never_gets_worse_along_the_path():
     proba, y = random_case(rng, K=8, n=150, d=5, strength=1.0, shared=0.2)
     fb = greedy_fold(proba.copy(), y, negative_log_likelihood())
     assert all(b < a for a, b in zip(fb.scores[:-1], fb.scores[1:], strict=True))
+
+
+def combine_picks(raw, picks):
+    """rampwf's ``Predictions.combine(raw, picks)`` written out on raw member arrays."""
+    total = None
+    for i in picks:
+        p = clip_normalise(raw[i])
+        total = p if total is None else total.__iadd__(p)
+    total /= len(picks)
+    return total
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from blend_helpers import rampwf_blend_reference, random_folds
 from rampwf import score_types as rst
 
 from ramp_server.blending.hybrid import FoldInput, blend
 from ramp_server.blending.scores import from_rampwf
+
+from blend_helpers import rampwf_blend_reference, random_folds
 
 
 def _ours(valid, test, rows, y_train, y_test, st, **kw):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from blend_helpers import random_folds
 
 from ramp_server.blending.bootstrap import bootstrap_ci, bootstrap_terms, row_terms
 from ramp_server.blending.hybrid import FoldInput, blend
 from ramp_server.blending.scores import accuracy, balanced_accuracy, negative_log_likelihood
 from ramp_server.blending.shapley import HybridGame, shapley_values
+
+from blend_helpers import random_folds
 
 
 def _game(score, seed=0, K=8):

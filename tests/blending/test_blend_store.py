@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-from blend_helpers import random_folds
 
 from ramp_server.blending.hybrid import FoldInput, blend
 from ramp_server.blending.scores import accuracy
@@ -16,6 +15,8 @@ from ramp_server.blending.store import (
     read_fold_predictions,
     write_fold_predictions,
 )
+
+from blend_helpers import random_folds
 
 
 def _arrays(rng, n_valid=20, n_test=8, d=5):

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from blend_helpers import RAMPWF_SCORE_TYPES, random_case
 
 from ramp_server.blending.bootstrap import CONFUSION, bootstrap_scores, confusion_scores
 from ramp_server.blending.scores import from_rampwf
+
+from blend_helpers import RAMPWF_SCORE_TYPES, random_case
 
 D = 6
 

@@ -134,9 +134,6 @@ def test_data_download_rejects_a_non_http_base_url(tmp_path, capsys):
 
 
 def test_data_synth_writes_a_readable_folder(tmp_path, capsys):
-    synth = pytest.importorskip("ramp_server.kit.synth")
-    if not hasattr(synth, "generate"):
-        pytest.skip("the synthetic generator is not written yet")
     out = tmp_path / "data"
     assert main(["data", "synth", "--out", str(out), "--n", "180", "--jobs", "1"]) == 0
     assert "wrote" in capsys.readouterr().out

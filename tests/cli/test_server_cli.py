@@ -7,14 +7,29 @@ import io
 import json
 import zipfile
 
-import numpy as np
 import pytest
 
 from ramp_server.cli import main
-from ramp_server.db.testing import REPO_ROOT
-from ramp_server.storage import Storage
+
+from ramp_test_plugin import REPO_ROOT, score_folds
 
 STARTING_KIT = REPO_ROOT / "submissions" / "starting_kit"
+
+
+def _score_all_folds(settings, submission_id: int, quality: float) -> None:
+    """Stand-in for the engine, in its own session as the dispatcher would."""
+    from ramp_server.db.engine import open_database
+
+    with open_database(settings) as factory, factory() as session:
+        score_folds(
+            session,
+            settings,
+            submission_id,
+            quality=quality,
+            train_time=2.0,
+            valid_time=0.5,
+            test_time=0.5,
+        )
 
 
 @pytest.fixture
@@ -31,37 +46,6 @@ def cli(settings, monkeypatch, capsys):
         return rc, out, err
 
     return run
-
-
-def _score_all_folds(settings, event_name: str, submission_id: int, quality: float) -> None:
-    """Stand-in for the engine: report every fold through results.record_fold_result."""
-    from ramp_server.db.engine import open_database
-    from ramp_server.services.events import event_folds, get_event
-    from ramp_server.services.results import record_fold_result
-
-    storage = Storage.from_settings(settings)
-    y_train = np.load(storage.public_dir(event_name) / "train_labels.npy")
-    y_test = np.load(storage.test_labels_path(event_name))
-    rng = np.random.default_rng(0)
-
-    def proba(y):
-        return quality * np.eye(18)[y] + (1 - quality) * rng.dirichlet(np.full(18, 0.3), len(y))
-
-    with open_database(settings) as factory, factory() as session:
-        event = get_event(session, name=event_name)
-        folds = event_folds(settings=settings, event=event)
-        for k in range(event.n_folds):
-            record_fold_result(
-                session,
-                settings=settings,
-                submission_id=submission_id,
-                fold=k,
-                valid_proba=proba(y_train[folds.valid[k]]),
-                test_proba=proba(y_test),
-                train_time=2.0,
-                valid_time=0.5,
-                test_time=0.5,
-            )
 
 
 def test_init_creates_then_reports_up_to_date(cli, settings):
@@ -139,8 +123,8 @@ def test_full_round_trip_from_users_to_export(cli, settings, event_kit, tmp_path
     assert rows[first_id]["state"] == "queued" and rows[first_id]["queue_position"] == 1
     assert rows[second_id]["queue_position"] == 2
 
-    _score_all_folds(settings, "spipoll", first_id, quality=0.4)
-    _score_all_folds(settings, "spipoll", second_id, quality=0.1)
+    _score_all_folds(settings, first_id, quality=0.4)
+    _score_all_folds(settings, second_id, quality=0.1)
 
     rc, out, _ = cli("leaderboard", "--event", "spipoll", "--format", "json")
     board = json.loads(out)
@@ -244,7 +228,7 @@ def test_event_reblend_requests_a_blend_or_runs_it_now(cli, settings, event_kit)
         "submit", "--event", "spipoll", "--user", "ann", "--name", "one", str(STARTING_KIT)
     )
     assert rc == 0, err
-    _score_all_folds(settings, "spipoll", int(out.split()[1]), quality=0.4)
+    _score_all_folds(settings, int(out.split()[1]), quality=0.4)
     rc, out, err = cli("event", "reblend", "spipoll", "--now")
     assert rc == 0, err
     assert "re-blended: 1 submission(s)" in out
@@ -267,7 +251,7 @@ def test_event_fill_intervals_computes_the_missing_ones(cli, settings, event_kit
     assert rc == 0, err
     # scored while the intervals were turned off: the leaderboard has none
     _score_all_folds(
-        settings.model_copy(update={"bootstrap_n": 0}), "spipoll", int(out.split()[1]), quality=0.4
+        settings.model_copy(update={"bootstrap_n": 0}), int(out.split()[1]), quality=0.4
     )
     row = next(
         csv.DictReader(io.StringIO(cli("leaderboard", "--event", "spipoll", "--format", "csv")[1]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from deployment_support import (
     COMPOSE_FILE,
     DEPLOYMENT_DOC,

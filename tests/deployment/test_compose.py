@@ -17,6 +17,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from ramp_server.config import Settings
+
 from deployment_support import (
     COMPOSE_FILE,
     COMPOSE_SERVICE_KEYS,
@@ -41,8 +44,6 @@ from deployment_support import (
     server_side,
     worker_resources,
 )
-
-from ramp_server.config import Settings
 
 
 def test_compose_defines_the_services_of_the_deployed_shape(services):

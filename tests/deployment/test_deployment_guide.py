@@ -13,6 +13,10 @@ import shlex
 from collections.abc import Iterator, Sequence
 
 import yaml
+
+from ramp_server.cli import build_parser
+from ramp_server.config import Settings
+
 from deployment_support import (
     COMPOSE_SERVICE_KEYS,
     DEPLOYMENT_DOC,
@@ -26,9 +30,6 @@ from deployment_support import (
     port_of,
     worker_resources,
 )
-
-from ramp_server.cli import build_parser
-from ramp_server.config import Settings
 
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<body>.*?)^```", re.M | re.S)
 STOP_TOKENS = {"&&", "||", ";", "|", ">", ">>", "<", "2>"}

@@ -8,6 +8,8 @@ import shlex
 import tomllib
 from pathlib import Path
 
+from ramp_server.config import Settings
+
 from deployment_support import (
     DOCKERFILE,
     DOCKERIGNORE,
@@ -15,8 +17,6 @@ from deployment_support import (
     dockerfile_instructions,
     environment,
 )
-
-from ramp_server.config import Settings
 
 
 def dockerignore_patterns() -> list[str]:

@@ -11,9 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_support import EVENT_RULES, SECRET_MARKER
 
-from ramp_server.db.testing import create_test_event, create_test_user
+import engine_support
+from engine_support import EVENT_RULES, SECRET_MARKER
+from ramp_test_plugin import create_test_event, create_test_user
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Let ``sandbox_processes`` recognise this session's sandboxes by the paths they bind."""
+    engine_support.SESSION_TMP[:] = [f"{tmp_path_factory.getbasetemp()}/"]
 
 
 @pytest.fixture(params=["sqlite"])

@@ -9,13 +9,6 @@ import os
 import shutil
 
 import pytest
-from engine_support import (
-    EVENT_RULES,
-    SECRET_MARKER,
-    TEST_LIMITS,
-    sandbox_processes,
-    submission_files,
-)
 from sqlalchemy import select
 
 from ramp_server.config import load_settings
@@ -23,6 +16,14 @@ from ramp_server.db.engine import make_engine, make_session_factory
 from ramp_server.db.models import ErrorKind, Submission, SubmissionFold, SubmissionState
 from ramp_server.engine.dispatcher import Dispatcher
 from ramp_server.services import submissions as submission_service
+
+from engine_support import (
+    EVENT_RULES,
+    SECRET_MARKER,
+    TEST_LIMITS,
+    sandbox_processes,
+    submission_files,
+)
 
 HOSTILE = (
     "snoop",
@@ -43,7 +44,7 @@ HOSTILE = (
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, sqlite_template_path, event_kit, dask_client):
     """Every hostile submission, then a normal one, trained by one dispatcher run."""
-    from ramp_server.db.testing import create_test_event, create_test_user
+    from ramp_test_plugin import create_test_event, create_test_user
 
     root = tmp_path_factory.mktemp("adversarial")
     db = root / "ramp.sqlite3"

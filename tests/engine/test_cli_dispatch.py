@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine_support import submission_files
 from sqlalchemy import select
 
 from ramp_server.db.models import Blend, Submission, SubmissionState
 from ramp_server.services import submissions as submission_service
+
+from engine_support import submission_files
 
 
 def test_dispatch_until_idle_trains_everything_queued_and_exits(
@@ -72,7 +73,7 @@ def test_background_dispatcher_of_serve_trains_and_stops(
 ):
     import time
 
-    from ramp_server.engine.dispatcher import start_background_dispatcher
+    from ramp_server.engine.background import start_background_dispatcher
 
     sid = submission_service.submit(
         session,

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-from engine_support import TEST_LIMITS, sandbox_processes, submission_files
 from sqlalchemy import func, select
 
 from ramp_server.db.models import (
@@ -19,6 +18,8 @@ from ramp_server.db.models import (
 )
 from ramp_server.engine.dispatcher import Dispatcher
 from ramp_server.services import submissions as submission_service
+
+from engine_support import TEST_LIMITS, sandbox_processes, submission_files
 
 
 def _submit(session, settings, event, user, name, folder):

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_support import SUBMISSIONS, sandbox_processes
 from sqlalchemy import func, select
 
 from ramp_server.db.models import Blend, FoldState, Score, Submission, SubmissionFold
-from ramp_server.db.testing import create_test_user, free_port
 from ramp_server.services.accounts import create_api_token
 from ramp_server.services.blend_requests import blend_request_of
 from ramp_server.services.participants import join_event
+
+from engine_support import SUBMISSIONS, sandbox_processes
+from ramp_test_plugin import create_test_user, free_port
 
 BIN = Path(sys.executable).parent
 #: (name, folder): one slow enough (about 20 s per fold) to be caught training three times

@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from engine_support import submission_files
 from sqlalchemy import select
 
 from ramp_server.db.models import Submission, SubmissionFold, SubmissionState
-from ramp_server.db.testing import free_port
 from ramp_server.services import submissions as submission_service
+
+from engine_support import submission_files
+from ramp_test_plugin import free_port
 
 
 @pytest.fixture

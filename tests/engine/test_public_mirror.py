@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from engine_support import TEST_LIMITS, submission_files
 
-from ramp_server.db.testing import create_test_event
 from ramp_server.engine.public_mirror import mirror_public_bundles
 from ramp_server.storage import Storage
+
+from engine_support import TEST_LIMITS, submission_files
+from ramp_test_plugin import create_test_event
 
 
 def files_under(root: Path) -> dict[str, bytes]:

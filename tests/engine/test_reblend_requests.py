@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from ramp_server.db.models import Blend, Submission
-from ramp_server.db.testing import create_scored_submissions, create_test_user
 from ramp_server.services.blend_requests import blend_request_of
+
+from ramp_test_plugin import create_scored_submissions, create_test_user
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -7,16 +7,15 @@ import sys
 import time
 
 import pytest
-from engine_support import sandbox_processes
 
-from ramp_server.config import load_settings
 from ramp_server.engine.sandbox import run_sandboxed
 from ramp_server.engine.sandbox_policy import (
     SandboxLimits,
     SandboxUnavailable,
     resolve_mode,
-    sandbox_warning,
 )
+
+from engine_support import sandbox_processes
 
 LIMITS = SandboxLimits(wall_time_s=20, memory_mb=600, max_processes=32, tmp_mb=16, file_size_mb=4)
 
@@ -131,9 +130,6 @@ def test_unsafe_mode_needs_the_explicit_opt_in(tmp_path):
     with pytest.raises(SandboxUnavailable, match="ALLOW_UNSAFE_SANDBOX"):
         resolve_mode(sandbox="unsafe-none", allow_unsafe=False)
     assert resolve_mode(sandbox="unsafe-none", allow_unsafe=True) == "unsafe-none"
-    settings = load_settings(storage_dir=tmp_path, sandbox="unsafe-none", allow_unsafe_sandbox=True)
-    assert "UNSAFE" in sandbox_warning(settings)
-    assert sandbox_warning(load_settings(storage_dir=tmp_path)) is None
     assert resolve_mode(sandbox="bwrap", allow_unsafe=False) == "bwrap"
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from ramp_server.kit.contract import ContractError, check_predictions, check_submission
+from ramp_server.kit.checker import check_submission
+from ramp_server.kit.contract import ContractError, check_predictions
 
 GOOD_PRE = """\
 import numpy as np
@@ -168,7 +170,6 @@ def test_run_check_names_the_participant_line_of_a_crash(tmp_path):
 
 
 def test_check_predictions_accepts_tensors_and_renormalises():
-    torch = pytest.importorskip("torch")
     p = torch.softmax(torch.randn(5, 18), dim=1) * 1.0005
     out = check_predictions(p, 5)
     assert out.dtype == np.float64 and np.allclose(out.sum(1), 1, atol=1e-12)

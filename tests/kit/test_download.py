@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ramp_server.kit import dataset
 from ramp_server.kit import download as dl
 from ramp_server.kit.taxa import CLASS_NAMES, N_CLASSES
 
@@ -181,7 +182,6 @@ def test_download_installs_verified_kit_layout(tmp_path, server, kit_files):
 
 
 def test_downloaded_layout_is_readable_by_the_dataset_loader(tmp_path, server, kit_files):
-    dataset = pytest.importorskip("ramp_server.kit.dataset")
     out = tmp_path / "data"
     dl.download(out, manifest=manifest_for(server, kit_files), progress=False)
     X, y = dataset.load_split(out, "train", progress=False)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ramp_server.db.testing import REPO_ROOT
 from ramp_server.kit.contract import check_static
 from ramp_server.kit.epochs import scaled_copy
+
+from ramp_test_plugin import REPO_ROOT
 
 SUBMISSIONS = REPO_ROOT / "submissions"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from rampwf.utils import testing as rw_testing
@@ -12,7 +10,7 @@ from ramp_server.kit import scoring
 from ramp_server.kit.scoring import ProblemError
 from ramp_server.kit.taxa import CLASS_NAMES, N_CLASSES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ramp_test_plugin import REPO_ROOT
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
+from ramp_test_plugin import REPO_ROOT
 
 RAMP_TEST = str(Path(sys.executable).parent / "ramp-test")
 SUBMISSIONS = sorted(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from rampwf.utils.combine import get_score_cv_bags
@@ -12,7 +10,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
 from ramp_server.kit import scoring
 from ramp_server.kit.taxa import N_CLASSES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ramp_test_plugin import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

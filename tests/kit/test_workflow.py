@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
 from ramp_server.kit.contract import ContractError
 from ramp_server.kit.taxa import N_CLASSES
@@ -115,7 +116,6 @@ def test_single_channel_transform_gets_a_channel_axis():
 
 
 def test_torch_loaders_yield_float_images_and_int64_class_indices():
-    torch = pytest.importorskip("torch")
     X, y = _data()
     builder = _builder(X, y)
     train_loader, valid_loader = builder.get_torch_loaders(batch_size=16, valid_ratio=0.2)
@@ -140,7 +140,6 @@ def test_report_prints_and_appends_json_lines(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("RAMP_PROGRESS_FILE", str(progress))
     builder = _builder(*_data())
     builder.report(epoch=1, n_epochs=3, loss=np.float32(1.5), valid_acc=0.25)
-    torch = pytest.importorskip("torch")
     builder.report(epoch=2, n_epochs=3, loss=torch.tensor(1.25), note="warm-up")
     assert "epoch 1/3" in capsys.readouterr().out
     lines = [json.loads(line) for line in progress.read_text().splitlines()]

@@ -3,47 +3,21 @@ stored when a submission is scored and shown by the leaderboards (SQLite and Pos
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
 from ramp_server.db.models import Score, Split, Submission, SubmissionState
-from ramp_server.db.testing import create_test_user
-from ramp_server.services import leaderboards, results
+from ramp_server.services import leaderboards
 from ramp_server.services.blend_requests import (
     blend_request_of,
     clear_blend_request,
     request_blend,
 )
-from ramp_server.services.events import event_folds, update_event
+from ramp_server.services.events import update_event
 from ramp_server.services.participants import join_event
 from ramp_server.services.submissions import requeue, set_withdrawn_from_blend, submit
-from ramp_server.storage import Storage
 
-
-def _score(session, settings, event, sub_id, quality, seed=0):
-    """Report every fold through the results service (what the engine does)."""
-    storage = Storage.from_settings(settings)
-    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
-    y_test = np.load(storage.test_labels_path(event.name))
-    cv = event_folds(settings=settings, event=event)
-    rng = np.random.default_rng(seed)
-
-    def proba(y):
-        return quality * np.eye(18)[y] + (1 - quality) * rng.dirichlet(np.full(18, 0.3), len(y))
-
-    for k in range(event.n_folds):
-        results.record_fold_result(
-            session,
-            settings=settings,
-            submission_id=sub_id,
-            fold=k,
-            valid_proba=proba(y_train[cv.valid[k]]),
-            test_proba=proba(y_test),
-            train_time=1.0,
-            valid_time=0.1,
-            test_time=0.1,
-        )
+from ramp_test_plugin import create_test_user, score_folds
 
 
 @pytest.fixture
@@ -74,7 +48,7 @@ def test_scoring_withdrawing_requeueing_and_blend_rules_request_a_reblend(
     set_withdrawn_from_blend(session, submission=sub, withdrawn=False)
     session.commit()
 
-    _score(session, settings, event, sub.id, quality=0.6)
+    score_folds(session, settings, sub.id, quality=0.6)
     scored_mark = _mark(session, event)
     assert scored_mark is not None  # committed with the SCORED state
 
@@ -125,7 +99,7 @@ def test_scored_submission_stores_seeded_intervals_around_its_bagged_scores(
     session, settings, event, ann, starting_kit_files
 ):
     a = _submit(session, settings, event, ann, "a", starting_kit_files)
-    _score(session, settings, event, a.id, quality=0.15, seed=1)
+    score_folds(session, settings, a.id, quality=0.15, seed=1)
     stored = _intervals(session, a.id)
     for split in (Split.VALID, Split.TEST):
         for name in ("acc", "nll", "bal_acc"):
@@ -136,7 +110,7 @@ def test_scored_submission_stores_seeded_intervals_around_its_bagged_scores(
     # the same predictions scored again (requeued) give the very same intervals
     requeue(session, submission=a)
     session.commit()
-    _score(session, settings, event, a.id, quality=0.15, seed=1)
+    score_folds(session, settings, a.id, quality=0.15, seed=1)
     session.expire_all()
     assert _intervals(session, a.id) == stored
 
@@ -154,11 +128,11 @@ def test_scored_submission_stores_seeded_intervals_around_its_bagged_scores(
 
 def test_no_interval_when_bootstrap_n_is_zero(session, settings, event, ann, starting_kit_files):
     sub = _submit(session, settings, event, ann, "a", starting_kit_files)
-    _score(session, settings, event, sub.id, quality=0.5)
+    score_folds(session, settings, sub.id, quality=0.5)
     session.commit()
     without = settings.model_copy(update={"bootstrap_n": 0})
     other = _submit(session, without, event, ann, "b", starting_kit_files)
-    _score(session, without, event, other.id, quality=0.5)
+    score_folds(session, without, other.id, quality=0.5)
     session.expire_all()
     assert session.get(Submission, other.id).state == SubmissionState.SCORED
     assert {v[1:] for v in _intervals(session, other.id).values()} == {(None, None)}
@@ -174,12 +148,12 @@ def test_fill_missing_intervals_gives_what_scoring_would_have_stored(
     from ramp_server.services.score_intervals import fill_missing_intervals
 
     with_ci = _submit(session, settings, event, ann, "a", starting_kit_files)
-    _score(session, settings, event, with_ci.id, quality=0.3, seed=2)
+    score_folds(session, settings, with_ci.id, quality=0.3, seed=2)
     expected = _intervals(session, with_ci.id)
     # the same predictions scored while intervals were off (as before revision 0002)
     without = settings.model_copy(update={"bootstrap_n": 0})
     late = _submit(session, without, event, ann, "b", starting_kit_files)
-    _score(session, without, event, late.id, quality=0.3, seed=2)
+    score_folds(session, without, late.id, quality=0.3, seed=2)
     session.expire_all()
     assert {v[1:] for v in _intervals(session, late.id).values()} == {(None, None)}
 

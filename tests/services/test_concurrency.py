@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 
 from ramp_server.db.models import Submission, SubmissionFile, SubmissionFold
-from ramp_server.db.testing import create_test_user
 from ramp_server.services.events import update_event
 from ramp_server.services.participants import join_event
 from ramp_server.services.submissions import SubmissionRejected, submit
+
+from ramp_test_plugin import create_test_user
 
 
 def _race(session_factory, settings, event_id, jobs):

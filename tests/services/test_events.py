@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from ramp_server.db.models import CVFold, LeaderboardVisibility
-from ramp_server.db.testing import create_test_event, create_test_user
 from ramp_server.services import NotFound
 from ramp_server.services.events import (
     EventError,
@@ -22,6 +21,8 @@ from ramp_server.services.events import (
 )
 from ramp_server.services.participants import approve_participant, is_participant, join_event
 from ramp_server.storage import Storage
+
+from ramp_test_plugin import create_test_event, create_test_user
 
 
 def test_event_creation_stores_folds_bundle_private_labels_and_kit(session, settings, event_kit):
@@ -121,7 +122,7 @@ def test_joining_needs_approval_when_the_event_requires_it(event, session):
 
 
 def test_kit_without_data_says_how_to_get_it(session, settings, tmp_path):
-    from ramp_server.db.testing import REPO_ROOT
+    from ramp_test_plugin import REPO_ROOT
 
     (tmp_path / "problem.py").write_bytes((REPO_ROOT / "problem.py").read_bytes())
     with pytest.raises(EventError, match=r"data folder .* not found: create it with"):

@@ -10,49 +10,31 @@ from sqlalchemy import func, select
 
 from ramp_server.blending.store import read_fold_predictions
 from ramp_server.db.models import FoldState, Score, Submission, SubmissionState
-from ramp_server.db.testing import create_test_user
 from ramp_server.kit.scoring import bagged_scores
-from ramp_server.services import leaderboards, results
+from ramp_server.services import blends, leaderboards, results
 from ramp_server.services.events import event_folds, event_problem
 from ramp_server.services.participants import join_event
+from ramp_server.services.predictions import event_labels
 from ramp_server.services.submissions import cancel, select_for_competition, submit
 from ramp_server.storage import Storage
+
+from ramp_test_plugin import create_test_user, score_folds
 
 N_CLASSES = 18
 
 
-def _labels(settings, event):
-    storage = Storage.from_settings(settings)
-    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
-    y_test = np.load(storage.test_labels_path(event.name))
-    return y_train, y_test
-
-
-def _proba(y, quality, rng):
-    """Probabilities that put ``quality`` of the mass on the true class, the rest at random."""
-    noise = rng.dirichlet(np.full(N_CLASSES, 0.3), size=len(y))
-    onehot = np.eye(N_CLASSES)[y]
-    return quality * onehot + (1 - quality) * noise
-
-
-def _train(session, settings, event, sub_id, quality, seed=0, folds=None):
-    rng = np.random.default_rng(seed)
-    y_train, y_test = _labels(settings, event)
-    cv = event_folds(settings=settings, event=event)
-    for k in folds if folds is not None else range(event.n_folds):
-        results.record_fold_result(
-            session,
-            settings=settings,
-            submission_id=sub_id,
-            fold=k,
-            valid_proba=_proba(y_train[cv.valid[k]], quality, rng),
-            test_proba=_proba(y_test, quality, rng),
-            train_proba=_proba(y_train[cv.train[k]], quality, rng),
-            train_time=1.0 + k,
-            valid_time=0.1,
-            test_time=0.2,
-            peak_memory_mb=100.0 + k,
-        )
+def _train(session, settings, sub_id, **kwargs):
+    """Every fold (or ``folds``) reported with train predictions, fold times 1, 2, 3 s."""
+    score_folds(
+        session,
+        settings,
+        sub_id,
+        with_train=True,
+        train_time=(1.0, 2.0, 3.0),
+        test_time=0.2,
+        peak_memory_mb=(100.0, 101.0, 102.0),
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -68,18 +50,22 @@ def _submit(session, settings, event, user, name, files):
     return submit(session, settings=settings, event=event, user=user, name=name, files=files)
 
 
+class _Calls(list):
+    def append_kw(self, **kwargs):
+        self.append(kwargs)
+
+
 def test_all_folds_scored_gives_bagged_scores_and_calls_on_scored_once(
-    session, settings, event, players, starting_kit_files, monkeypatch
+    session, settings, event, players, starting_kit_files
 ):
-    calls = []
-    monkeypatch.setattr(results, "on_scored", [lambda **kw: calls.append(kw)])
+    calls = _Calls()
     sub = _submit(session, settings, event, players[0], "a", starting_kit_files)
-    _train(session, settings, event, sub.id, quality=0.6, folds=[0, 1])
+    _train(session, settings, sub.id, quality=0.6, folds=[0, 1], on_scored=calls.append_kw)
     assert sub.state is SubmissionState.QUEUED and calls == []
-    _train(session, settings, event, sub.id, quality=0.6, folds=[2])
+    _train(session, settings, sub.id, quality=0.6, folds=[2], on_scored=calls.append_kw)
     session.refresh(sub)
     assert sub.state is SubmissionState.SCORED
-    assert calls == [{"settings": settings, "event_id": event.id, "submission_id": sub.id}]
+    assert calls == [{"event_id": event.id, "submission_id": sub.id}]
     assert sub.train_time == pytest.approx(1 + 2 + 3)
     assert sub.peak_memory_mb == pytest.approx(102)
     names = [s["name"] for s in event.score_types]
@@ -95,7 +81,7 @@ def test_all_folds_scored_gives_bagged_scores_and_calls_on_scored_once(
         read_fold_predictions(storage.predictions_path(event.name, sub.id, k))
         for k in range(event.n_folds)
     ]
-    y_train, y_test = _labels(settings, event)
+    y_train, y_test = event_labels(settings=settings, event=event)
     expected = bagged_scores(
         event_problem(settings=settings, event=event),
         y_train=y_train,
@@ -118,8 +104,8 @@ def test_a_fold_reported_twice_is_recorded_once(
     session, settings, event, players, starting_kit_files
 ):
     sub = _submit(session, settings, event, players[0], "a", starting_kit_files)
-    _train(session, settings, event, sub.id, quality=0.5, folds=[0])
-    _train(session, settings, event, sub.id, quality=0.9, seed=1, folds=[0])
+    _train(session, settings, sub.id, quality=0.5, folds=[0])
+    _train(session, settings, sub.id, quality=0.9, seed=1, folds=[0])
     n = session.scalar(select(func.count(Score.id)).where(Score.fold == 0))
     assert n == 3 * len(event.score_types)
 
@@ -160,7 +146,7 @@ def test_results_of_a_cancelled_submission_are_ignored(
     sub = _submit(session, settings, event, players[0], "a", starting_kit_files)
     cancel(session, submission=sub)
     session.commit()
-    _train(session, settings, event, sub.id, quality=0.5)
+    _train(session, settings, sub.id, quality=0.5)
     assert session.scalar(select(func.count(Score.id))) == 0
     assert session.get(Submission, sub.id).state is SubmissionState.CANCELLED
 
@@ -172,7 +158,7 @@ def test_folds_finishing_at_once_bag_exactly_once(
 
     def one(k):
         with session_factory() as s:
-            _train(s, settings, event, sub.id, quality=0.7, seed=k, folds=[k])
+            _train(s, settings, sub.id, quality=0.7, seed=k, folds=[k])
 
     with ThreadPoolExecutor(max_workers=event.n_folds) as pool:
         list(pool.map(one, range(event.n_folds)))
@@ -186,7 +172,7 @@ def test_fold_error_fails_the_submission_and_shows_on_the_failed_board(
     session, settings, event, players, starting_kit_files
 ):
     sub = _submit(session, settings, event, players[0], "a", starting_kit_files)
-    _train(session, settings, event, sub.id, quality=0.5, folds=[0])
+    _train(session, settings, sub.id, quality=0.5, folds=[0])
     results.record_fold_error(
         session, submission_id=sub.id, fold=1, kind="timeout", message="fold 1 ran over 60 s"
     )
@@ -212,7 +198,7 @@ def test_leaderboards_rank_by_scores_and_show_rank_changes(
     for user, name, q in plan:
         subs[name] = _submit(session, settings, event, user, name, starting_kit_files)
         if q is not None:
-            _train(session, settings, event, subs[name].id, quality=q, seed=len(subs))
+            _train(session, settings, subs[name].id, quality=q, seed=len(subs))
 
     public = leaderboards.public_leaderboard(session, event=event)
     assert [r["submission"] for r in public] == ["a_high", "b_mid", "a_low"]
@@ -243,7 +229,7 @@ def test_leaderboards_rank_by_scores_and_show_rank_changes(
     first_page = leaderboards.public_leaderboard(session, event=event, limit=2)
     assert first_page == public[:2]
     assert leaderboards.public_leaderboard(session, event=event, limit=2, offset=2) == public[2:]
-    assert leaderboards.count_scored(session, event=event) == 3
+    assert leaderboards.board_version(session, event=event)[0] == 3  # scored submissions
     tests = [r["scores"]["acc"] for r in private]
     assert tests == sorted(tests, reverse=True)
     for r in private:
@@ -270,27 +256,27 @@ def test_a_blend_sets_contributivity_shown_on_the_leaderboard(
 ):
     a = _submit(session, settings, event, players[0], "a", starting_kit_files)
     b = _submit(session, settings, event, players[1], "b", starting_kit_files)
-    _train(session, settings, event, a.id, quality=0.3)
-    _train(session, settings, event, b.id, quality=0.2, seed=1)
-    results.record_blend(
-        session,
-        event_id=event.id,
-        score_name="acc",
-        n_submissions=2,
-        combined_valid=0.5,
-        combined_test=0.45,
-        contributivity={a.id: 0.7, b.id: 0.3},
-        details={"selected": [a.id, b.id]},
-    )
-    results.record_blend(
-        session,
-        event_id=event.id,
-        score_name="acc",
-        n_submissions=2,
-        combined_valid=0.55,
-        combined_test=0.5,
-        contributivity={b.id: 1.0},
-    )
-    assert results.latest_blend(session, event_id=event.id).combined_valid == 0.55
+    _train(session, settings, a.id, quality=0.3)
+    _train(session, settings, b.id, quality=0.2, seed=1)
+    for at, valid, contrib in (
+        ("2026-01-01T10:00:00", 0.5, {a.id: 0.7, b.id: 0.3}),
+        ("2026-01-01T10:00:05", 0.55, {b.id: 1.0}),
+    ):
+        blends.record_blend(
+            session,
+            inputs=blends.blend_inputs(session, event_id=event.id),
+            started_at=at,
+            contributivity=contrib,
+            historical_contributivity=contrib,
+            shapley=None,
+            blend={
+                "score_name": "acc",
+                "n_submissions": 2,
+                "combined_valid": valid,
+                "combined_test": valid - 0.05,
+                "details": {"started_at": at},
+            },
+        )
+    assert blends.latest_blend(session, event_id=event.id).combined_valid == 0.55
     board = leaderboards.public_leaderboard(session, event=event, sort_by="contributivity")
     assert [(r["submission"], r["contributivity"]) for r in board] == [("b", 1.0), ("a", 0.0)]

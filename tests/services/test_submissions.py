@@ -16,7 +16,6 @@ from ramp_server.db.models import (
     SubmissionFold,
     SubmissionState,
 )
-from ramp_server.db.testing import create_test_user
 from ramp_server.services import ServiceError
 from ramp_server.services.events import update_event
 from ramp_server.services.participants import join_event
@@ -31,6 +30,8 @@ from ramp_server.services.submissions import (
     submit,
 )
 from ramp_server.storage import Storage
+
+from ramp_test_plugin import create_test_user
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

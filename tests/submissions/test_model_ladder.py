@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ramp_test_plugin import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from ramp_server.kit.contract import check_run, load_module
+from ramp_server.kit.checker import check_run
+from ramp_server.kit.contract import load_module
 
 SUBMISSIONS = Path(__file__).resolve().parents[2] / "submissions"
 

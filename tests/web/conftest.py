@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT
+
+from ramp_test_plugin import REPO_ROOT
+from web_helpers import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="session")

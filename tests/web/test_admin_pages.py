@@ -8,9 +8,11 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import PASSWORD, join, post_form, signup, starting_kit_files
 
 from ramp_server.db.models import EventParticipant, Submission, User
+
+from ramp_test_plugin import read_starting_kit
+from web_helpers import PASSWORD, join, post_form, signup
 
 SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
@@ -31,7 +33,7 @@ def queue_one(session, settings, event, name: str = "queued") -> Submission:  # 
     participants.join_event(session, event=event, user=user)
     session.commit()
     return submissions.submit(
-        session, settings=settings, event=event, user=user, name=name, files=starting_kit_files()
+        session, settings=settings, event=event, user=user, name=name, files=read_starting_kit()
     )
 
 

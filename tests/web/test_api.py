@@ -6,7 +6,9 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import join, post_form, signup, starting_kit_files
+
+from ramp_test_plugin import read_starting_kit
+from web_helpers import join, post_form, signup
 
 SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
@@ -49,7 +51,7 @@ def test_api_submission_with_a_bearer_token_and_status(client, app, event):
         r = api.post(
             "/api/events/spipoll/submissions",
             data={"name": "via_api"},
-            files=multipart(starting_kit_files()),
+            files=multipart(read_starting_kit()),
             headers=headers,
         )
         assert r.status_code == 201, r.text
@@ -72,7 +74,7 @@ def test_api_rejects_bad_file_names_with_a_clear_message(client, event, filename
     signup(client, "alice")
     join(client)
     headers = token_for(client)
-    files = starting_kit_files()
+    files = read_starting_kit()
     parts = [
         ("files", ("image_preprocessor.py", files["image_preprocessor.py"])),
         ("files", (filename, files["batch_classifier.py"])),
@@ -88,7 +90,7 @@ def test_api_rejects_a_missing_file_and_bad_credits(client, event):
     signup(client, "alice")
     join(client)
     headers = token_for(client)
-    files = starting_kit_files()
+    files = read_starting_kit()
     parts = [("files", ("image_preprocessor.py", files["image_preprocessor.py"]))]
     r = client.post(
         "/api/events/spipoll/submissions", data={"name": "x"}, files=parts, headers=headers
@@ -141,7 +143,7 @@ def test_api_lists_events_and_leaderboards(client, event):
 def test_api_submission_status_of_another_user_is_forbidden(client, other_client, event):
     signup(client, "alice")
     join(client)
-    files = starting_kit_files()
+    files = read_starting_kit()
     r = post_form(
         client,
         "/events/spipoll/submit",

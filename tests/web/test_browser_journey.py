@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from web_helpers import REPO_ROOT, SQLITE_ONLY, screenshot_dir
 
 from ramp_server.config import Settings, load_settings
-from ramp_server.db.testing import create_test_user
+
+from ramp_test_plugin import REPO_ROOT, create_test_user
+from web_helpers import SQLITE_ONLY, screenshot_dir
 
 STARTING_KIT = REPO_ROOT / "submissions" / "starting_kit"
 #: how long one submission of the starting kit may take to train on the tiny data (2 busy cores)

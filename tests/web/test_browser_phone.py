@@ -8,7 +8,9 @@ Each page is saved as a screenshot (``screenshot_dir``, subfolder ``phone``).
 from __future__ import annotations
 
 import pytest
-from web_helpers import SQLITE_ONLY, score_submission, screenshot_dir, starting_kit_files
+
+from ramp_test_plugin import read_starting_kit
+from web_helpers import SQLITE_ONLY, score_submission, screenshot_dir
 
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "pollinator-42"
@@ -64,7 +66,7 @@ def test_main_pages_fit_a_phone_screen(live_server, event, browser, session, set
     user = accounts.sign_up(session, name="ana", email="ana@example.org", password=PASSWORD)
     participants.join_event(session, event=event, user=user)
     session.commit()
-    first = starting_kit_files()
+    first = read_starting_kit()
     # the second version adds a line far wider than a phone: the diff must scroll in its box
     second = dict(first, **{"batch_classifier.py": first["batch_classifier.py"] + WIDE_LINE})
     ids = []

@@ -6,9 +6,10 @@ import io
 import zipfile
 
 import pytest
-from web_helpers import join, post_form, signup
 
 from ramp_server.kit.taxa import CLASS_NAMES
+
+from web_helpers import join, post_form, signup
 
 SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 

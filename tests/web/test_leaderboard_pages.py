@@ -6,9 +6,11 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import join, post_form, score_submission, signup, starting_kit_files
 
 from ramp_server.db.models import Submission
+
+from ramp_test_plugin import read_starting_kit
+from web_helpers import join, post_form, score_submission, signup
 
 SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 ROW_RE = re.compile(r'<a href="/submissions/(\d+)">')
@@ -29,7 +31,7 @@ def submit(session, settings, event, user_name: str, name: str) -> int:  # noqa:
         event=event,
         user=user,
         name=name,
-        files=starting_kit_files(),
+        files=read_starting_kit(),
     )
     return sub.id
 
@@ -144,7 +146,7 @@ def test_leaderboard_visible_to_participants_only_when_configured(client, other_
 def test_my_submissions_lists_queued_ones_with_their_position(client, event):
     signup(client, "dan")
     join(client)
-    files = starting_kit_files()
+    files = read_starting_kit()
     r = post_form(
         client,
         "/events/spipoll/submit",
@@ -162,9 +164,9 @@ def test_my_submissions_lists_queued_ones_with_their_position(client, event):
 
 @SQLITE_ONLY
 def test_public_leaderboard_is_paginated(client, event, scored, monkeypatch):
-    from ramp_server.web.routes import leaderboards
+    from ramp_server.web import context
 
-    monkeypatch.setattr(leaderboards, "PAGE_SIZE", 2)
+    monkeypatch.setattr(context, "PAGE_SIZE", 2)
     first = client.get("/events/spipoll/leaderboard")
     assert len(order_shown(first.text)) == 2 and "page=2" in first.text
     second = client.get("/events/spipoll/leaderboard?page=2")
@@ -221,7 +223,7 @@ def test_leaderboards_show_the_official_scores_bootstrap_interval_and_explain_it
 def test_a_withdrawal_shows_re_blend_pending_until_the_dispatcher_blends(
     client, event, scored, session, settings
 ):
-    from ramp_server.blending.live import reblend_event
+    from ramp_server.engine.reblend import reblend_event
 
     reblend_event(session, settings=settings, event_id=event.id)  # the dispatcher's blend
     for path in ("/events/spipoll", "/events/spipoll/leaderboard"):

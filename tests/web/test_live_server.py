@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from web_helpers import SQLITE_ONLY, score_submission, screenshot_dir
 
-from ramp_server.db.testing import free_port
+from ramp_test_plugin import free_port
+from web_helpers import SQLITE_ONLY, score_submission, screenshot_dir
 
 
 def test_running_server_serves_pages_api_and_static_files(live_server, event):
@@ -82,9 +82,9 @@ def test_browser_signup_join_submit_and_watch_the_submission(
 @pytest.mark.browser
 @SQLITE_ONLY
 def test_browser_leaderboard_sorting(live_server, event, browser, session, settings, tmp_path):
-    from web_helpers import starting_kit_files
-
     from ramp_server.services import accounts, participants, submissions
+
+    from ramp_test_plugin import read_starting_kit
 
     ids = []
     for i, name in enumerate(["ana", "ben", "cid"]):
@@ -99,7 +99,7 @@ def test_browser_leaderboard_sorting(live_server, event, browser, session, setti
             event=event,
             user=user,
             name=f"m{i}",
-            files=starting_kit_files(),
+            files=read_starting_kit(),
         )
         score_submission(session, settings, sub.id, seed=10 + i)
         ids.append(sub.id)
@@ -195,10 +195,10 @@ def test_concurrent_api_submissions_are_all_recorded_exactly_once(
     """12 uploads at once over real HTTP (3 users, one name sent twice): none lost, none doubled."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from web_helpers import starting_kit_files
-
     from ramp_server.db.models import Submission
     from ramp_server.services import accounts, participants
+
+    from ramp_test_plugin import read_starting_kit
 
     headers = {}
     for name in ("u1", "u2", "u3"):
@@ -209,7 +209,7 @@ def test_concurrent_api_submissions_are_all_recorded_exactly_once(
         _, raw = accounts.create_api_token(session, user=user, name="bench")
         headers[name] = {"Authorization": f"Bearer {raw}"}
     session.commit()
-    files = starting_kit_files()
+    files = read_starting_kit()
     jobs = (
         [(u, f"s{i}") for u in headers for i in range(3)]
         + [("u1", "dup")] * 2
@@ -243,15 +243,15 @@ def test_concurrent_api_submissions_are_all_recorded_exactly_once(
 def test_browser_leaderboard_shows_score_intervals_and_a_pending_reblend(
     live_server, event, browser, session, settings, tmp_path
 ):
-    from web_helpers import starting_kit_files
-
     from ramp_server.services import accounts, participants, submissions
+
+    from ramp_test_plugin import read_starting_kit
 
     user = accounts.sign_up(session, name="ana", email="ana@example.org", password="pass-word-1")
     participants.join_event(session, event=event, user=user)
     session.commit()
     sub = submissions.submit(
-        session, settings=settings, event=event, user=user, name="m", files=starting_kit_files()
+        session, settings=settings, event=event, user=user, name="m", files=read_starting_kit()
     )
     score_submission(session, settings, sub.id, seed=3)  # scoring requests a re-blend
     page = browser.new_page(viewport={"width": 1280, "height": 800})

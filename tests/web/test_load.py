@@ -14,12 +14,12 @@ import importlib
 import re
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ramp_test_plugin import REPO_ROOT
+
 PARTICIPANTS = 50
 DURATION_S = 8.0
 SCORED = 6
@@ -116,10 +116,10 @@ def test_requests_far_beyond_the_connection_pool_wait_their_turn_instead_of_fail
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
-    from web_helpers import starting_kit_files
 
-    from ramp_server.db.testing import create_test_user
     from ramp_server.services import accounts, participants
+
+    from ramp_test_plugin import create_test_user, read_starting_kit
 
     headers = []
     for i in range(4):
@@ -131,7 +131,7 @@ def test_requests_far_beyond_the_connection_pool_wait_their_turn_instead_of_fail
             }
         )
     session.commit()
-    files = [("files", (k, v)) for k, v in starting_kit_files().items()]
+    files = [("files", (k, v)) for k, v in read_starting_kit().items()]
 
     def one(k: int) -> int:
         auth = headers[k % len(headers)]

@@ -8,15 +8,17 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from web_helpers import join, post_form, score_submission, signup, starting_kit_files
 
 from ramp_server.db.models import Interaction, InteractionKind, Submission, utcnow
+
+from ramp_test_plugin import read_starting_kit
+from web_helpers import join, post_form, score_submission, signup
 
 SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
 
 def editor_form(name: str, files: dict[str, bytes] | None = None) -> dict:
-    files = files or starting_kit_files()
+    files = files or read_starting_kit()
     return {
         "name": name,
         "code_image_preprocessor": files["image_preprocessor.py"].decode(),
@@ -53,7 +55,7 @@ def test_submitting_the_editor_text_queues_and_shows_the_state(client, event):
 def test_submitting_by_upload_stores_the_uploaded_files(client, event, session):
     signup(client, "alice")
     join(client)
-    files = starting_kit_files()
+    files = read_starting_kit()
     r = post_form(
         client,
         "/events/spipoll/submit",

@@ -6,11 +6,11 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ramp_test_plugin import score_folds
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct-horse-9"
 #: Debian's chromium package, driven by Playwright (no browser download)
@@ -71,33 +71,15 @@ def join(client: TestClient, event_name: str = "spipoll") -> None:
     assert r.status_code == 303, r.text
 
 
-def starting_kit_files() -> dict[str, bytes]:
-    base = REPO_ROOT / "submissions" / "starting_kit"
-    return {f: (base / f).read_bytes() for f in ("image_preprocessor.py", "batch_classifier.py")}
-
-
 def score_submission(session, settings, submission_id: int, *, seed: int = 0) -> None:  # noqa: ANN001
-    """Report predictions for every fold through the results service (as the engine does)."""
-    from ramp_server.db.models import Submission
-    from ramp_server.services import events, results
-
-    sub = session.get(Submission, submission_id)
-    event = sub.event
-    folds = events.event_folds(settings=settings, event=event)
-    rng = np.random.default_rng(seed)
-    for k in range(event.n_folds):
-        n_valid = len(folds.valid[k])
-        valid = rng.dirichlet(np.ones(18), size=n_valid).astype(np.float32)
-        test = rng.dirichlet(np.ones(18), size=event.n_test).astype(np.float32)
-        results.record_fold_result(
-            session,
-            settings=settings,
-            submission_id=submission_id,
-            fold=k,
-            valid_proba=valid,
-            test_proba=test,
-            train_time=1.5 + k,
-            valid_time=0.2,
-            test_time=0.3,
-            peak_memory_mb=512.0,
-        )
+    """Report random predictions for every fold (as the engine does): 1.5, 2.5, 3.5 s, 512 MB."""
+    score_folds(
+        session,
+        settings,
+        submission_id,
+        seed=seed,
+        train_time=(1.5, 2.5, 3.5),
+        valid_time=0.2,
+        test_time=0.3,
+        peak_memory_mb=512.0,
+    )

@@ -36,8 +36,3 @@ DRAWERS: dict[int, tuple[Callable[[Frame, np.random.Generator], None], float]] =
     16: (hymenoptera.polistes, 1.0),
     17: (hymenoptera.crabronidae, 0.9),
 }
-
-
-def draw_insect(class_id: int, fr: Frame, rng: np.random.Generator) -> None:
-    """Draw the taxon ``class_id`` into the posed frame."""
-    DRAWERS[class_id][0](fr, rng)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ramp_server.services import accounts
@@ -182,10 +182,7 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/revoke", dependencies=[Csrf])
 def revoke_token(request: Request, db: Db, user: CurrentUser, token_id: int) -> Response:
-    try:
-        accounts.revoke_api_token(db, user=user, token_id=token_id)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+    accounts.revoke_api_token(db, user=user, token_id=token_id)  # NotFound: 404
     db.commit()
     flash(request, "Token revoked.", "success")
     return RedirectResponse("/account/tokens", status_code=303)

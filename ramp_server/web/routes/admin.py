@@ -8,70 +8,36 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from starlette.background import BackgroundTask
 
-from ramp_server.db.models import (
-    Event,
-    EventParticipant,
-    FoldState,
-    Submission,
-    SubmissionFold,
-    SubmissionState,
-    User,
+from ramp_server.services import (
+    accounts,
+    blend_requests,
+    event_stats,
+    events,
+    exports,
+    operations,
+    participants,
+    users,
 )
-from ramp_server.services import accounts, blend_requests, events, exports, participants
 from ramp_server.web import access
+from ramp_server.web.context import event_context
 from ramp_server.web.deps import AdminUser, Csrf, Db
-from ramp_server.web.routes.events import event_context
 from ramp_server.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
 
 
-def queue_rows(db) -> list[dict]:  # noqa: ANN001
-    """Queued and training submissions, platform-wide, oldest first, with their folds."""
-    subs = db.scalars(
-        select(Submission)
-        .where(Submission.state.in_([SubmissionState.QUEUED, SubmissionState.TRAINING]))
-        .order_by(Submission.queued_at, Submission.id)
-        .limit(500)
-    )
-    rows = []
-    for pos, sub in enumerate(subs, start=1):
-        rows.append({"position": pos, "sub": sub, "folds": list(sub.folds)})
-    return rows
-
-
-def worker_rows(db) -> list[dict]:  # noqa: ANN001
-    query = (
-        select(SubmissionFold.worker, func.count(), func.max(SubmissionFold.updated_at))
-        .where(SubmissionFold.state == FoldState.TRAINING, SubmissionFold.worker.is_not(None))
-        .group_by(SubmissionFold.worker)
-    )
-    return [{"worker": w, "running": n, "last_update": at} for w, n, at in db.execute(query)]
-
-
 @router.get("")
 def dashboard(request: Request, db: Db, user: AdminUser) -> Response:
-    users = list(db.scalars(select(User).order_by(User.created_at.desc()).limit(500)))
-    pending = list(
-        db.execute(
-            select(EventParticipant, Event.name, User.name)
-            .join(Event, Event.id == EventParticipant.event_id)
-            .join(User, User.id == EventParticipant.user_id)
-            .where(EventParticipant.approved.is_(False))
-            .order_by(EventParticipant.joined_at)
-        )
-    )
     return render(
         request,
         "admin/dashboard.html",
         {
-            "users": users,
-            "pending": pending,
-            "queue": queue_rows(db),
-            "workers": worker_rows(db),
+            "users": users.list_users(db, limit=500),
+            "pending": participants.pending_approvals(db),
+            "queue": operations.queue_rows(db),
+            "workers": operations.worker_rows(db),
             "events": events.list_events(db),
         },
     )
@@ -83,10 +49,7 @@ def make_admin(
 ) -> Response:
     if user_id == user.id and is_admin != "1":
         raise HTTPException(400, "you cannot remove your own administrator rights")
-    try:
-        target = accounts.set_admin(db, user_id=user_id, is_admin=is_admin == "1")
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+    target = accounts.set_admin(db, user_id=user_id, is_admin=is_admin == "1")  # NotFound: 404
     db.commit()
     flash(
         request, f"{target.name} is {'now' if target.is_admin else 'no longer'} an administrator."
@@ -100,10 +63,7 @@ def set_active(
 ) -> Response:
     if user_id == user.id:
         raise HTTPException(400, "you cannot deactivate yourself")
-    try:
-        target = accounts.set_active(db, user_id=user_id, is_active=is_active == "1")
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+    target = accounts.set_active(db, user_id=user_id, is_active=is_active == "1")  # NotFound: 404
     db.commit()
     flash(request, f"{target.name} is {'active' if target.is_active else 'deactivated'}.")
     return RedirectResponse("/admin", status_code=303)
@@ -113,16 +73,9 @@ def set_active(
 def event_admin(request: Request, db: Db, user: AdminUser, name: str) -> Response:
     event = access.get_event(db, name)
     ctx = event_context(request, db, event, user, "admin")
-    counts = dict(
-        db.execute(
-            select(Submission.state, func.count())
-            .where(Submission.event_id == event.id)
-            .group_by(Submission.state)
-        ).all()
-    )
     ctx.update(
         participants=participants.list_participants(db, event=event),
-        counts={s.value: counts.get(s, 0) for s in SubmissionState},
+        counts=event_stats.submission_state_counts(db, event=event),
     )
     return render(request, "admin/event.html", ctx)
 
@@ -130,9 +83,7 @@ def event_admin(request: Request, db: Db, user: AdminUser, name: str) -> Respons
 @router.post("/events/{name}/participants/{user_id}/approve", dependencies=[Csrf])
 def approve(request: Request, db: Db, user: AdminUser, name: str, user_id: int) -> Response:
     event = access.get_event(db, name)
-    target = db.get(User, user_id)
-    if target is None:
-        raise HTTPException(404, f"no user {user_id}")
+    target = users.get_user_by_id(db, user_id=user_id)  # NotFound: 404
     participants.approve_participant(db, event=event, user=target)
     db.commit()
     flash(request, f"{target.name} may now submit to {event.name}.", "success")

@@ -16,12 +16,19 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ramp_server.db.models import Event, InteractionKind
-from ramp_server.services import accounts, events, leaderboards, participants, submissions
+from ramp_server.services import (
+    accounts,
+    collaboration,
+    events,
+    leaderboards,
+    participants,
+    submissions,
+)
 from ramp_server.web import access, submission_view
+from ramp_server.web.context import public_page
 from ramp_server.web.deps import Csrf, CurrentUser, Db, OptionalUser
-from ramp_server.web.routes.leaderboards import PAGE_SIZE, public_page
-from ramp_server.web.routes.submit import UploadRejected, _read_upload
 from ramp_server.web.templating import render
+from ramp_server.web.upload_form import UploadRejected, read_upload
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -169,9 +176,7 @@ def leaderboard(
         return {"kind": kind, "rows": rows}
     if kind == "failed":
         return {"kind": kind, "rows": leaderboards.failed_submissions(db, event=event)}
-    data = public_page(
-        db, event, sort=sort, order=order, page=page, cache=request.app.state.board_cache
-    )
+    data = public_page(request, db, event, sort=sort, order=order, page=page)
     # rows are JSON-ready (numbers, strings, ISO dates): skip FastAPI's generic encoder
     return JSONResponse(
         {
@@ -179,7 +184,7 @@ def leaderboard(
             "sort": data["sort"],
             "order": data["order"],
             "page": data["page"],
-            "page_size": PAGE_SIZE,
+            "page_size": data["page_size"],
             "has_next": data["has_next"],
             "rows": data["rows"],
         }
@@ -229,7 +234,7 @@ async def create_submission(
                 ) from None
         contents: dict[str, bytes] = {}
         for upload in files:
-            data = await _read_upload(
+            data = await read_upload(
                 upload, field=upload.filename or "file", limit=event.upload_max_bytes
             )
             if data is not None:
@@ -272,7 +277,7 @@ def submission_code(
     sub = access.get_submission(db, submission_id)
     access.require_code_access(db, sub, user)
     if sub.user_id != user.id:
-        submissions.log_interaction(
+        collaboration.log_interaction(
             db, event=sub.event, user=user, kind=InteractionKind.VIEW, submission=sub
         )
     files = submissions.submission_sources(settings=request.app.state.settings, submission=sub)
@@ -316,10 +321,7 @@ def create_token(db: Db, user: CurrentUser, body: TokenIn) -> TokenOut:
 
 @router.delete("/tokens/{token_id}", status_code=204, dependencies=[Csrf])
 def revoke_token(db: Db, user: CurrentUser, token_id: int) -> Response:
-    try:
-        accounts.revoke_api_token(db, user=user, token_id=token_id)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+    accounts.revoke_api_token(db, user=user, token_id=token_id)  # NotFound: 404
     db.commit()
     return Response(status_code=204)
 

@@ -7,14 +7,13 @@ import zipfile
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from ramp_server.db.models import InteractionKind, Submission, User
-from ramp_server.services import exports, submissions
+from ramp_server.services import collaboration, exports, submissions
 from ramp_server.storage import Storage
 from ramp_server.web import access, submission_view
+from ramp_server.web.context import event_context
 from ramp_server.web.deps import AdminUser, Csrf, CurrentUser, Db
-from ramp_server.web.routes.events import event_context
 from ramp_server.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,21 +31,7 @@ def _visible(db, sub: Submission, user: User) -> Submission:  # noqa: ANN001
 
 def _log(db, sub: Submission, user: User, kind: InteractionKind) -> None:  # noqa: ANN001
     if sub.user_id != user.id:
-        submissions.log_interaction(db, event=sub.event, user=user, kind=kind, submission=sub)
-
-
-def diff_candidates(db, sub: Submission, user: User) -> list[tuple[int, str]]:  # noqa: ANN001
-    """Submissions of the event the viewer may diff against (own, or all when collaborative)."""
-    query = (
-        select(Submission.id, Submission.name, User.name)
-        .join(User, User.id == Submission.user_id)
-        .where(Submission.event_id == sub.event_id, Submission.id != sub.id)
-        .order_by(Submission.submitted_at.desc())
-        .limit(500)
-    )
-    if not (user.is_admin or access.is_collaborative(sub.event)):
-        query = query.where(Submission.user_id == user.id)
-    return [(sid, f"{owner} / {name} (#{sid})") for sid, name, owner in db.execute(query)]
+        collaboration.log_interaction(db, event=sub.event, user=user, kind=kind, submission=sub)
 
 
 @router.get("/submissions/{submission_id}")
@@ -68,10 +53,15 @@ def submission_page(request: Request, db: Db, user: CurrentUser, submission_id: 
             db, sub, include_test=access.can_see_private_leaderboard(event, user)
         ),
         code=code,
-        credits=submission_view.credits(db, sub),
+        credits=collaboration.credits_of(db, submission=sub),
         traceback=traceback,
         pygments_css=submission_view.pygments_css(),
-        candidates=diff_candidates(db, sub, user),
+        candidates=collaboration.diff_candidates(
+            db,
+            submission=sub,
+            user=user,
+            see_all=user.is_admin or access.is_collaborative(event),
+        ),
         is_owner=sub.user_id == user.id,
         terminal=sub.state.value in ("scored", "error", "cancelled"),
     )

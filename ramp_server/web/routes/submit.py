@@ -6,35 +6,22 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ramp_server.db.models import (
-    Event,
-    Interaction,
-    InteractionKind,
-    Submission,
-    SubmissionState,
-    User,
-)
-from ramp_server.services import submissions
+from ramp_server.db.models import Event, InteractionKind, Submission, User
+from ramp_server.services import collaboration, submissions
 from ramp_server.storage import Storage
 from ramp_server.web import access
+from ramp_server.web.context import event_context
 from ramp_server.web.deps import Csrf, CurrentUser, Db
-from ramp_server.web.routes.events import event_context
 from ramp_server.web.submission_view import SUBMISSION_FILES
 from ramp_server.web.templating import flash, render
+from ramp_server.web.upload_form import UploadRejected, read_upload
 
 router = APIRouter(include_in_schema=False)
 MAX_CREDITS = 5
-#: how many bytes of one upload are read at most above the event's limit (then refused)
-READ_SLACK = 1
-
-
-class UploadRejected(Exception):
-    """An upload refused before the service sees it (its message is shown as is)."""
 
 
 def starting_kit_sources(storage: Storage, event: Event) -> dict[str, str]:
@@ -44,40 +31,6 @@ def starting_kit_sources(storage: Storage, event: Event) -> dict[str, str]:
         path = Path(kit) / "submissions" / "starting_kit" / filename
         out[filename] = path.read_text(encoding="utf-8") if path.is_file() else ""
     return out
-
-
-def credit_candidates(db: Session, event: Event, user: User) -> list[tuple[int, str]]:
-    """Scored submissions the user may credit: own ones, and everyone's in the collaborative phase.
-
-    As on RAMP's credit page, the interaction log suggests what to credit: the submissions the
-    user viewed, diffed, copied or downloaded come first, marked "looked at".
-    """
-    query = (
-        select(Submission.id, Submission.name, User.name)
-        .join(User, User.id == Submission.user_id)
-        .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
-        .order_by(Submission.submitted_at.desc())
-        .limit(300)
-    )
-    if not access.is_collaborative(event):
-        query = query.where(Submission.user_id == user.id)
-    looked_at = set(
-        db.scalars(
-            select(Interaction.submission_id)
-            .where(
-                Interaction.event_id == event.id,
-                Interaction.user_id == user.id,
-                Interaction.submission_id.is_not(None),
-                Interaction.kind != InteractionKind.SUBMIT,
-            )
-            .distinct()
-        )
-    )
-    rows = sorted(db.execute(query), key=lambda row: row[0] not in looked_at)  # stable sort
-    return [
-        (sid, f"{owner} / {name} (#{sid})" + (" · looked at" if sid in looked_at else ""))
-        for sid, name, owner in rows
-    ]
 
 
 def _require_participant(db: Session, event: Event, user: User) -> None:
@@ -110,7 +63,9 @@ def _form_page(
         name=name,
         error=error,
         copied_from=copied_from,
-        candidates=credit_candidates(db, event, user),
+        candidates=collaboration.credit_candidates(
+            db, event=event, user=user, collaborative=access.is_collaborative(event)
+        ),
         credits=(credits or []) + [(None, None)] * (MAX_CREDITS - len(credits or [])),
         upload_max_bytes=event.upload_max_bytes,
     )
@@ -140,25 +95,6 @@ def submit_page(request: Request, db: Db, user: CurrentUser, name: str) -> Respo
     return _form_page(request, db, event, user, sources=sources, copied_from=source_sub)
 
 
-async def _read_upload(upload: UploadFile, *, field: str, limit: int) -> bytes | None:
-    """The bytes of one uploaded file (``None`` when none was chosen), bounded by ``limit``."""
-    if not upload.filename:
-        return None
-    raw = upload.filename
-    if "/" in raw or "\\" in raw or raw.startswith(".") or ".." in raw or "\0" in raw:
-        raise UploadRejected(
-            f"file name {raw!r} is not allowed: upload a plain file such as {field} "
-            "(no folders, no '..', no hidden files)"
-        )
-    data = await upload.read(limit + READ_SLACK)
-    if len(data) > limit:
-        raise UploadRejected(
-            f"{field}: the uploaded file {raw!r} is larger than this event's limit of "
-            f"{limit:,} bytes"
-        )
-    return data
-
-
 def parse_credits(form) -> list[tuple[int, float]]:  # noqa: ANN001 - starlette FormData
     """``credit_sub``/``credit_pct`` pairs of the form; blank rows are skipped."""
     subs, pcts = form.getlist("credit_sub"), form.getlist("credit_pct")
@@ -186,7 +122,7 @@ async def submit(request: Request, db: Db, user: CurrentUser, name: str) -> Resp
     copied_from_id = str(form.get("copied_from") or "")
     copied_from = None
     if copied_from_id.isdigit():
-        copied_from = await run_in_threadpool(db.get, Submission, int(copied_from_id))
+        copied_from = await run_in_threadpool(access.find_submission, db, int(copied_from_id))
     credits: list[tuple[int, float]] = []
     try:
         credits = parse_credits(form)
@@ -195,7 +131,7 @@ async def submit(request: Request, db: Db, user: CurrentUser, name: str) -> Resp
             upload = form.get(filename.removesuffix(".py"))
             data = None
             if isinstance(upload, UploadFile):
-                data = await _read_upload(upload, field=filename, limit=event.upload_max_bytes)
+                data = await read_upload(upload, field=filename, limit=event.upload_max_bytes)
             if data is not None:
                 files[filename] = data
                 # keep what was uploaded in the editor if the submission is refused
@@ -233,7 +169,7 @@ async def submit(request: Request, db: Db, user: CurrentUser, name: str) -> Resp
     if copied_from is not None and copied_from.user_id != user.id:
 
         def _log() -> None:
-            submissions.log_interaction(
+            collaboration.log_interaction(
                 db, event=event, user=user, kind=InteractionKind.COPY, submission=copied_from
             )
             db.commit()

@@ -1,8 +1,12 @@
-"""Pytest fixtures for database tests on SQLite AND PostgreSQL (imported by tests' conftests).
+"""The project's pytest plugin (``pytest_plugins`` of ``tests/conftest.py``): shared fixtures and
+the helpers every test folder uses, one per job.
 
-Use ``from ramp_server.db.testing import *`` in a ``conftest.py`` (or list this module in the root
-conftest's ``pytest_plugins``). A test that asks for ``db_url``, ``settings``, ``session_factory``
-or ``session`` runs twice: ``[sqlite]`` and ``[postgresql]``.
+- Databases on SQLite AND PostgreSQL: a test that asks for ``db_url``, ``settings``,
+  ``session_factory`` or ``session`` runs twice, ``[sqlite]`` and ``[postgresql]``.
+- The tiny synthetic kit (``tiny_kit``, ``kit_copy``), an event kit and an open event.
+- :data:`REPO_ROOT`, :func:`free_port`, :func:`create_test_user`, :func:`create_test_event`,
+  :func:`score_folds` (the engine's stand-in: synthetic predictions of every fold reported
+  through the results service) and :func:`create_scored_submissions`.
 
 PostgreSQL: one fresh database per test session (``ramp_test_<pid>_<random>`` on the server of
 ``RAMP_TEST_POSTGRES_URL``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``),
@@ -16,9 +20,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,25 +35,55 @@ from ramp_server.db.engine import make_engine, make_session_factory
 from ramp_server.db.migrate import upgrade
 from ramp_server.db.models import Base
 from ramp_server.kit.folder import REPO_ROOT, write_kit_folder
+from ramp_server.kit.taxa import N_CLASSES
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
+#: images in the tiny data set: enough for the quick-test subset of problem.py
+TINY_N = 400
 
 __all__ = [
-    "create_test_event",
-    "create_test_user",
-    "db_backend",
-    "event",
-    "event_kit",
-    "db_engine",
-    "db_url",
-    "postgres_template_url",
-    "session",
-    "session_factory",
-    "settings",
-    "sqlite_template_path",
-    "starting_kit_files",
+    "REPO_ROOT",
+    "TINY_N",
+    "free_port",
+    "make_tiny_data",
+    "read_starting_kit",
+    "score_folds",
 ]
+
+
+# -- the tiny kit ------------------------------------------------------------------------------
+
+
+def make_tiny_data(data_dir: Path, *, n: int = TINY_N, seed: int = 0) -> Path:
+    """Write a tiny kit data folder with the synthetic SPIPOLL generator."""
+    from ramp_server.kit.synth import generate
+
+    generate(data_dir, seed=seed, n=n, n_jobs=1, progress=False)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only kit root holding ``data/`` (tiny, cache already built). Do not modify it."""
+    from ramp_server.kit import dataset
+
+    root = tmp_path_factory.mktemp("tiny_kit")
+    make_tiny_data(root / "data")
+    for split in dataset.SPLITS:
+        dataset.load_split(root / "data", split, progress=False)
+    return root
+
+
+@pytest.fixture
+def kit_copy(tiny_kit: Path, tmp_path: Path) -> Path:
+    """A private, modifiable copy of :func:`tiny_kit` (with its cache)."""
+    root = tmp_path / "kit"
+    shutil.copytree(tiny_kit, root)
+    return root
+
+
+# -- databases ---------------------------------------------------------------------------------
 
 
 def _admin_url() -> str:
@@ -172,20 +208,22 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def event_kit(tiny_kit: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A kit folder for events: the repo's problem.py + starting kit + the tiny data (read-only).
-
-    Needs the ``tiny_kit`` fixture of ``tests/conftest.py``.
-    """
+    """A kit folder for events: the repo's problem.py + starting kit + the tiny data (read-only)."""
     root = write_kit_folder(tmp_path_factory.mktemp("event_kit"))
     shutil.copytree(tiny_kit / "data", root / "data")
     return root
 
 
-@pytest.fixture(scope="session")
-def starting_kit_files() -> dict[str, bytes]:
+def read_starting_kit() -> dict[str, bytes]:
     """``{filename: bytes}`` of the repo's starting-kit submission (a valid upload)."""
     folder = REPO_ROOT / "submissions" / "starting_kit"
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.py"))}
+
+
+@pytest.fixture(scope="session")
+def starting_kit_files() -> dict[str, bytes]:
+    """:func:`read_starting_kit`, as a fixture."""
+    return read_starting_kit()
 
 
 def create_test_user(session: Session, name: str, *, admin: bool = False):
@@ -218,26 +256,73 @@ def create_test_event(
     return ev
 
 
+def fake_proba(rng: np.random.Generator, y: np.ndarray, quality: float | None) -> np.ndarray:
+    """Probabilities putting ``quality`` of the mass on the true class and the rest on random
+    Dirichlet(0.3) noise; ``quality=None``: uniform Dirichlet rows (float32), labels ignored."""
+    if quality is None:
+        return rng.dirichlet(np.ones(N_CLASSES), size=len(y)).astype(np.float32)
+    noise = rng.dirichlet(np.full(N_CLASSES, 0.3), size=len(y))
+    return quality * np.eye(N_CLASSES)[y] + (1 - quality) * noise
+
+
+def score_folds(
+    session: Session,
+    settings: Settings,
+    submission_id: int,
+    *,
+    quality: float | None = None,
+    seed: int = 0,
+    folds: Sequence[int] | None = None,
+    with_train: bool = False,
+    train_time: float | Sequence[float] = 1.0,
+    valid_time: float = 0.1,
+    test_time: float = 0.1,
+    peak_memory_mb: float | Sequence[float] | None = None,
+    on_scored=None,  # noqa: ANN001 - results.ScoredCallback
+) -> None:
+    """The engine's stand-in: report ``folds`` (default: all) of a submission through
+    ``results.record_fold_result`` with :func:`fake_proba` predictions (seeded by ``seed``).
+    ``train_time`` and ``peak_memory_mb`` are one value for every fold or one per fold."""
+    from ramp_server.db.models import Submission
+    from ramp_server.services import results
+    from ramp_server.services.events import event_folds
+    from ramp_server.services.predictions import event_labels
+
+    event = session.get(Submission, submission_id).event
+    y_train, y_test = event_labels(settings=settings, event=event)
+    cv = event_folds(settings=settings, event=event)
+    rng = np.random.default_rng(seed)
+    for k in folds if folds is not None else range(event.n_folds):
+        valid = fake_proba(rng, y_train[cv.valid[k]], quality)
+        test = fake_proba(rng, y_test, quality)
+        train = fake_proba(rng, y_train[cv.train[k]], quality) if with_train else None
+        results.record_fold_result(
+            session,
+            settings=settings,
+            submission_id=submission_id,
+            fold=k,
+            valid_proba=valid,
+            test_proba=test,
+            train_proba=train,
+            train_time=_of_fold(train_time, k),
+            valid_time=valid_time,
+            test_time=test_time,
+            peak_memory_mb=_of_fold(peak_memory_mb, k),
+            on_scored=on_scored,
+        )
+
+
+def _of_fold(value, k: int):  # noqa: ANN001, ANN202 - a number, a sequence of them or None
+    return value[k] if isinstance(value, Sequence) else value
+
+
 def create_scored_submissions(
     session: Session, *, settings: Settings, event, user_id: int, n: int
 ) -> list[int]:
-    """``n`` submissions of ``user_id``, each scored on every fold through the results service
-    (as the engine reports them) with synthetic predictions of increasing quality; their ids."""
-    from datetime import timedelta
-
-    import numpy as np
-
-    from ramp_server.blending.synthetic import synthetic_proba
+    """``n`` submissions of ``user_id``, submitted a second apart, each scored on every fold by
+    :func:`score_folds` with predictions of increasing quality; their ids."""
     from ramp_server.db.models import Submission, SubmissionFold, SubmissionState, utcnow
-    from ramp_server.kit.taxa import N_CLASSES as n_classes
-    from ramp_server.services import results
-    from ramp_server.services.events import event_folds
-    from ramp_server.storage import Storage
 
-    storage = Storage.from_settings(settings)
-    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
-    y_test = np.load(storage.test_labels_path(event.name))
-    folds = event_folds(settings=settings, event=event)
     ids = []
     for i in range(n):
         sub = Submission(
@@ -249,23 +334,9 @@ def create_scored_submissions(
         )
         session.add(sub)
         session.flush()
-        session.add_all(
-            SubmissionFold(submission_id=sub.id, fold=k) for k in range(len(folds.valid))
-        )
+        session.add_all(SubmissionFold(submission_id=sub.id, fold=k) for k in range(event.n_folds))
         session.commit()
-        rng = np.random.default_rng(i)
-        for k, valid in enumerate(folds.valid):
-            results.record_fold_result(
-                session,
-                settings=settings,
-                submission_id=sub.id,
-                fold=k,
-                valid_proba=synthetic_proba(rng, y_train[valid], n_classes, strength=1.0 + i),
-                test_proba=synthetic_proba(rng, y_test, n_classes, strength=1.0 + i),
-                train_time=1.0,
-                valid_time=0.1,
-                test_time=0.1,
-            )
+        score_folds(session, settings, sub.id, quality=min(0.9, 0.2 + 0.1 * i), seed=i)
         ids.append(sub.id)
     return ids
 

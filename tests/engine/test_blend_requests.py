@@ -9,14 +9,15 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
-from ramp_server.blending.reblender import Reblender
 from ramp_server.blending.store import PredictionCache
 from ramp_server.db.models import Blend, Submission
-from ramp_server.db.testing import create_scored_submissions, create_test_user
 from ramp_server.engine.blend_requests import BlendRequestPoller
+from ramp_server.engine.reblender import Reblender
 from ramp_server.services.blend_requests import blend_request_of
 from ramp_server.services.submissions import set_withdrawn_from_blend
 from ramp_server.storage import Storage
+
+from ramp_test_plugin import create_scored_submissions, create_test_user
 
 
 def _wait_for(condition, timeout: float = 180.0) -> bool:

@@ -1,4 +1,4 @@
-"""Debounced background re-blending: :class:`Reblender` runs :func:`~.live.reblend_event`.
+"""Debounced background re-blending: :class:`Reblender` runs :func:`~.reblend.reblend_event`.
 
 ``request(event_id)`` returns at once; requests for the same event within
 ``settings.reblend_debounce_s`` are coalesced into one re-blend (at most 5 × the debounce after
@@ -13,8 +13,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .live import DEFAULT_CACHE, BlendSummary, reblend_event
-from .store import PredictionCache
+from ramp_server.blending.store import PredictionCache
+from ramp_server.engine.reblend import DEFAULT_CACHE, BlendSummary, reblend_event
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -67,8 +67,6 @@ class Reblender:
                 self._thread = threading.Thread(target=self._loop, name="reblender", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
-
-    notify = request
 
     def state(self, event_id: int) -> str:
         """``"running"``, ``"pending"`` (requested, not started) or ``"idle"``."""
@@ -125,6 +123,7 @@ class Reblender:
                 del self._due[event_id]
                 self._first.pop(event_id, None)
                 self._running = event_id
+            summary = error = None
             try:
                 session = self._sessions()()
                 try:
@@ -137,8 +136,6 @@ class Reblender:
                     )
                 finally:
                     session.close()
-                self.summaries[event_id] = summary
-                self.errors.pop(event_id, None)
                 log.info(
                     "re-blended event %s: %s submissions in %.2f s",
                     event_id,
@@ -146,10 +143,15 @@ class Reblender:
                     summary.time_s,
                 )
             except Exception as exc:  # keep the thread alive; the next request retries
-                self.errors[event_id] = exc
+                error = exc
                 log.exception("re-blend of event %s failed", event_id)
             finally:
-                with self._cond:
+                with self._cond:  # the outcome and the idle state become visible together
+                    if error is None and summary is not None:
+                        self.summaries[event_id] = summary
+                        self.errors.pop(event_id, None)
+                    elif error is not None:
+                        self.errors[event_id] = error
                     self.runs += 1
                     self._running = None
                     self._cond.notify_all()

@@ -10,10 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from ramp_server.blending.hybrid import FoldInput, blend
-from ramp_server.blending.live import reblend_event
-from ramp_server.blending.reblender import Reblender
 from ramp_server.blending.store import PredictionCache, read_fold_predictions
-from ramp_server.blending.synthetic import synthetic_proba
 from ramp_server.db.models import (
     Blend,
     Submission,
@@ -22,10 +19,12 @@ from ramp_server.db.models import (
     SubmissionState,
     utcnow,
 )
-from ramp_server.db.testing import create_test_user
-from ramp_server.services import results
+from ramp_server.engine.reblend import reblend_event
+from ramp_server.engine.reblender import Reblender
 from ramp_server.services.events import event_folds
 from ramp_server.storage import Storage
+
+from ramp_test_plugin import create_test_user, score_folds
 
 
 def _add_submissions(session, event, n, *, start=0):
@@ -51,32 +50,24 @@ def _add_submissions(session, event, n, *, start=0):
     return subs
 
 
-def _score(session, settings, event, subs, seed=0):
-    """Report every fold through the real results service (writes the store, scores, bags)."""
-    storage = Storage.from_settings(settings)
-    y_train = np.load(storage.public_dir(event.name) / "train_labels.npy")
-    y_test = np.load(storage.test_labels_path(event.name))
-    folds = event_folds(settings=settings, event=event)
+def _score(session, settings, event, subs, seed=0, on_scored=None):
+    """Report every fold through the real results service (writes the store, scores, bags),
+    each submission with its own quality."""
     for sub in subs:
         rng = np.random.default_rng((seed, sub.id))
-        strength = rng.uniform(0.5, 3.0)
-        for k, valid in enumerate(folds.valid):
-            results.record_fold_result(
-                session,
-                settings=settings,
-                submission_id=sub.id,
-                fold=k,
-                valid_proba=synthetic_proba(rng, y_train[valid], 18, strength=strength),
-                test_proba=synthetic_proba(rng, y_test, 18, strength=strength),
-                train_time=1.0,
-                valid_time=0.1,
-                test_time=0.1,
-            )
+        score_folds(
+            session,
+            settings,
+            sub.id,
+            quality=float(rng.uniform(0.05, 0.5)),
+            seed=int(rng.integers(1 << 30)),
+            on_scored=on_scored,
+        )
 
 
 def _from_scratch(settings, event, ids):
     """The same blend straight from the prediction files (no cache, no DB)."""
-    from ramp_server.blending.live import _event_score
+    from ramp_server.engine.reblend import event_score
     from ramp_server.services.events import event_problem
 
     storage = Storage.from_settings(settings)
@@ -88,7 +79,7 @@ def _from_scratch(settings, event, ids):
         folds.append(
             FoldInput(valid, [p.valid_proba for p in preds], [p.test_proba for p in preds])
         )
-    score = _event_score(event_problem(settings=settings, event=event), event)
+    score = event_score(event_problem(settings=settings, event=event), event.official_score_name)
     return blend(
         folds=folds,
         y_train=y_train,
@@ -147,10 +138,9 @@ def test_background_reblender_coalesces_requests_and_follows_new_submissions(
         settings, session_factory=session_factory, debounce_s=0.3, cache=PredictionCache()
     )
 
-    def on_scored(*, settings, event_id, submission_id):
+    def on_scored(*, event_id, submission_id):
         reblender.request(event_id)
 
-    results.on_scored.append(on_scored)
     try:
         t0 = time.monotonic()
         for _ in range(5):
@@ -162,12 +152,12 @@ def test_background_reblender_coalesces_requests_and_follows_new_submissions(
         assert reblender.summaries[event.id].n_submissions == 0
 
         subs = _add_submissions(session, event, 3)
-        _score(session, settings, event, subs)  # the scoring hook requests re-blends
+        _score(session, settings, event, subs, on_scored=on_scored)  # requests re-blends
         assert reblender.wait_idle(120)
         assert reblender.summaries[event.id].n_submissions == 3
 
         more = _add_submissions(session, event, 2, start=3)
-        _score(session, settings, event, more, seed=1)
+        _score(session, settings, event, more, seed=1, on_scored=on_scored)
         assert reblender.wait_idle(120)
         latest = reblender.summaries[event.id]
         assert latest.n_submissions == 5
@@ -182,5 +172,4 @@ def test_background_reblender_coalesces_requests_and_follows_new_submissions(
         assert last.id == latest.blend_id and last.n_submissions == 5
         assert not reblender.errors
     finally:
-        results.on_scored.remove(on_scored)
         reblender.stop()
