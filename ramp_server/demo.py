@@ -157,26 +157,21 @@ def _code(args: argparse.Namespace, folder: str) -> str:
 
 def _existing() -> tuple[set[str], set[str], set[tuple[str, str]]]:
     """Users, events and (user, submission) pairs already in the demo's database."""
-    from sqlalchemy import select
-
     from ramp_server.config import load_settings
     from ramp_server.db.engine import open_database
-    from ramp_server.db.models import Event, Submission, User
+    from ramp_server.services import events as event_service
+    from ramp_server.services.leaderboards import submissions_table
+    from ramp_server.services.users import list_users
 
     settings = load_settings(None)
     with open_database(settings) as factory, factory() as session:
-        users = set(session.scalars(select(User.name)))
-        events = set(session.scalars(select(Event.name)))
-        subs = {
-            tuple(row)
-            for row in session.execute(
-                select(User.name, Submission.name)
-                .join(User, User.id == Submission.user_id)
-                .join(Event, Event.id == Submission.event_id)
-                .where(Event.name == EVENT)
-            )
-        }
-    return users, events, subs
+        users = {u.name for u in list_users(session)}
+        events = {e.name: e for e in event_service.list_events(session)}
+        subs = set()
+        if EVENT in events:
+            rows = submissions_table(session, event=events[EVENT])
+            subs = {(r["user"], r["submission"]) for r in rows}
+    return users, set(events), subs
 
 
 def run(args: argparse.Namespace) -> int:
