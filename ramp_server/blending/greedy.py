@@ -29,6 +29,7 @@ candidates ``(S + P_i) / (k + 1)`` in one vectorized pass:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,7 @@ class FoldBlend:
     n_candidates: int
 
 
-class _Candidates:
+class Candidates:
     """Vectorized scoring of ``(S + P_i) / (k + 1)`` for all candidates ``i``."""
 
     def __init__(self, proba: np.ndarray, y: np.ndarray, score: ScoreType) -> None:
@@ -339,6 +340,115 @@ def _scan(
     return best_i, best
 
 
+@dataclass
+class GreedyPath:
+    """A greedy path so far: enough to continue it, or to judge any of its steps again.
+
+    ``picks`` index the candidates' array (``Candidates.proba``); ``scores[j]`` is the official
+    score of the ensemble ``picks[: j + 1]``; ``scans[j]`` holds the scan made on that ensemble:
+    ``sign *`` the approximate score of every candidate of the array (higher is better), in
+    array order. A path that stopped on ``max_n_ensemble`` has one scan fewer than picks.
+    """
+
+    picks: list[int]
+    scores: list[float]
+    scans: list[np.ndarray]
+
+
+def first_pick(singles: np.ndarray, delta: float, exact: Callable[[int], float]) -> int:
+    """Step 1: the best single model (position in ``singles``, first on a tie).
+
+    ``singles`` are ``sign *`` the approximate scores of the *raw* predictions, in candidate
+    order; ``exact(i)`` is ``sign *`` candidate ``i``'s official score on its raw predictions,
+    asked only for candidates within ``2 * delta`` of the top.
+    """
+    top = singles.max()
+    near = np.flatnonzero(singles >= top - 2 * delta) if delta else [int(np.argmax(singles))]
+    if len(near) > 1:
+        return int(near[int(np.argmax([exact(int(i)) for i in near]))])
+    return int(near[0])
+
+
+def start_path(proba: np.ndarray, first: int, y: np.ndarray, score: ScoreType):
+    """The one-member path ``[first]`` (``proba`` normalised) and its running sum."""
+    total = np.array(proba[first], copy=True)
+    return GreedyPath([first], [score(y, total / np.asarray(1, total.dtype))], []), total
+
+
+def scan_step(
+    cands: Candidates,
+    approx: np.ndarray,
+    total: np.ndarray,
+    k: int,
+    base: float,
+    *,
+    min_improvement: float,
+    order: np.ndarray | None = None,
+) -> tuple[int, float]:
+    """One scan on the ensemble ``total`` of ``k`` members (``base``: its ``sign *`` official
+    score): the winner's array index (or -1) and ``sign *`` the new ensemble's official score.
+
+    ``approx`` holds ``sign *`` the approximate score of every candidate of ``cands`` (array
+    order); ``order`` lists the array indices in candidate order (None: the same order), which
+    decides ties.
+    """
+    sign = -1.0 if cands.score.is_lower_the_better else 1.0
+    ranked = approx if order is None else approx[order]
+
+    def official(i: int) -> float:
+        j = i if order is None else int(order[i])
+        return sign * cands.official_candidate(total, k, j)
+
+    winner, base = _scan(ranked, cands.delta, base, official, min_improvement)
+    if winner >= 0 and order is not None:
+        winner = int(order[winner])
+    return winner, base
+
+
+def advance_path(
+    cands: Candidates,
+    path: GreedyPath,
+    total: np.ndarray,
+    *,
+    max_n_ensemble: int,
+    min_improvement: float,
+    order: np.ndarray | None = None,
+) -> int:
+    """Continue ``path`` (``total``: the running sum of its picks, updated in place) with every
+    candidate until no candidate improves or the ensemble is full; returns the steps scanned."""
+    sign = -1.0 if cands.score.is_lower_the_better else 1.0
+    n_steps = 0
+    while len(path.picks) < max_n_ensemble:
+        k = len(path.picks)
+        approx = sign * cands.scores(total, k)
+        path.scans.append(approx)
+        n_steps += 1
+        winner, base = scan_step(
+            cands,
+            approx,
+            total,
+            k,
+            sign * path.scores[-1],
+            min_improvement=min_improvement,
+            order=order,
+        )
+        if winner < 0:
+            break
+        # ``base`` is the official score of the new ensemble: the scan scored exactly the
+        # array ``(total + P_winner) / (k + 1)`` that the next step would score again
+        path.picks.append(winner)
+        path.scores.append(sign * base)
+        total += cands.proba[winner]
+    return n_steps
+
+
+def check_settings(max_n_ensemble: int, min_improvement: float) -> None:
+    if min_improvement < 0:
+        raise ValueError("min_improvement must be >= 0")
+    if max_n_ensemble < 1:
+        raise ValueError("max_n_ensemble must be >= 1")
+
+
 def greedy_fold(
     proba: np.ndarray,
     y: np.ndarray,
@@ -349,10 +459,7 @@ def greedy_fold(
 ) -> FoldBlend:
     """Greedy selection on one fold. ``proba`` (K, n, d) raw probabilities of the K candidates
     on the fold's validation rows (normalised in place), ``y`` (n,) integer labels."""
-    if min_improvement < 0:
-        raise ValueError("min_improvement must be >= 0")
-    if max_n_ensemble < 1:
-        raise ValueError("max_n_ensemble must be >= 1")
+    check_settings(max_n_ensemble, min_improvement)
     K = proba.shape[0]
     if K == 0:
         return FoldBlend([], [], 0)
@@ -360,42 +467,12 @@ def greedy_fold(
         proba = np.ascontiguousarray(proba)
     y = np.asarray(y, dtype=np.intp)
     sign = -1.0 if score.is_lower_the_better else 1.0
-    cands = _Candidates(proba, y, score)
-    delta = cands.delta
-
+    cands = Candidates(proba, y, score)
     # 1. best single model on raw predictions (rampwf scores each Predictions as given)
     singles = sign * cands.singles()
-    top = singles.max()
-    near = np.flatnonzero(singles >= top - 2 * delta) if delta else [int(np.argmax(singles))]
-    if len(near) > 1:
-        exact = [sign * score(y, proba[i]) for i in near]
-        first = int(near[int(np.argmax(exact))])
-    else:
-        first = int(near[0])
+    first = first_pick(singles, cands.delta, lambda i: sign * score(y, proba[i]))
     if not cands.normalised:  # from now on members are clipped and renormalised
         clip_normalise(proba, out=proba)
-
-    picks = [first]
-    total = np.array(proba[first], copy=True)
-    history: list[float] = []
-    base: float | None = None
-    while True:
-        k = len(picks)
-        if base is None:
-            base = sign * score(y, total / np.asarray(k, total.dtype))
-        history.append(sign * base)
-        if k >= max_n_ensemble:
-            break
-        approx = sign * cands.scores(total, k)
-
-        def official(i: int, _total=total, _k=k) -> float:
-            return sign * cands.official_candidate(_total, _k, i)
-
-        winner, base = _scan(approx, delta, base, official, min_improvement)
-        if winner < 0:
-            break
-        # ``base`` is now the official score of the new ensemble: the scan scored exactly the
-        # array ``(total + P_winner) / (k + 1)`` that the next step would score again
-        picks.append(winner)
-        total += proba[winner]
-    return FoldBlend(picks=picks, scores=history, n_candidates=K)
+    path, total = start_path(proba, first, y, score)
+    advance_path(cands, path, total, max_n_ensemble=max_n_ensemble, min_improvement=min_improvement)
+    return FoldBlend(picks=path.picks, scores=path.scores, n_candidates=K)
