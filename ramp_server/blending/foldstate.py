@@ -41,6 +41,7 @@ from .scores import ScoreType
 
 RawLoader = Callable[[str], np.ndarray]
 _GROWTH = 1.5  # capacity factor when the stack is full
+_DENSE_NEW = 32  # up to this many arrivals, their label scores take the dense pass
 
 
 class FoldState:
@@ -141,7 +142,9 @@ class FoldState:
     def _reserve(self, size: int) -> None:
         if size <= len(self.proba):
             return
-        cap = max(size, int(len(self.proba) * _GROWTH) + 4)
+        # untouched capacity costs no memory (np.empty maps pages lazily): a first stack
+        # gets room for a quarter more, so arrivals seldom copy it
+        cap = max(size + size // 4 + 4, int(len(self.proba) * _GROWTH))
         grown = np.empty((cap, *self.proba.shape[1:]), dtype=self.dtype)
         grown[: self.size] = self.proba[: self.size]
         self.proba = grown
@@ -199,7 +202,8 @@ class FoldState:
         if self._first(cands, raw) != path.picks[0]:
             self._select(raw, cands)
             return
-        new = Candidates(self.proba[known : self.size], self.y, self.score)
+        few = self.size - known <= _DENSE_NEW
+        new = Candidates(self.proba[known : self.size], self.y, self.score, always_dense=few)
         total = np.array(self.proba[path.picks[0]], copy=True)
         for j in range(len(path.scans)):
             k = j + 1  # members of the ensemble scanned at this step

@@ -55,7 +55,9 @@ class FoldBlend:
 class Candidates:
     """Vectorized scoring of ``(S + P_i) / (k + 1)`` for all candidates ``i``."""
 
-    def __init__(self, proba: np.ndarray, y: np.ndarray, score: ScoreType) -> None:
+    def __init__(
+        self, proba: np.ndarray, y: np.ndarray, score: ScoreType, *, always_dense: bool = False
+    ) -> None:
         self.proba = proba  # (K, n, d), updated in place by the caller when normalising
         self.y = y
         self.score = score
@@ -72,6 +74,8 @@ class Candidates:
         self._c2: np.ndarray | None = None
         self.normalised = False
         self._dense_buf: np.ndarray | None = None  # see _dense_label_scores
+        # a few candidates (new arrivals): the dense pass costs less than the sparse set-up
+        self.always_dense = always_dense
 
     @property
     def delta(self) -> float:
@@ -104,6 +108,8 @@ class Candidates:
         if total is None:
             return self._single_label_scores()
         K, n, d = self.proba.shape
+        if self.always_dense:
+            return self._dense_label_scores(total, k)
         y = self.y
         flat = self.proba.reshape(-1)
         rows = np.arange(n)
