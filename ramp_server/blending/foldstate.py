@@ -7,6 +7,8 @@ step depends only on its own predictions and on the ensemble of that step. So a
 - ``proba``: every candidate's clipped and renormalised predictions, one *slot* each, stacked
   (capacity grown by half when full: an arrival copies only its own rows);
 - ``singles``: each slot's score alone on its *raw* predictions (step 1 of the greedy);
+- for label-based scores, ``pmax``: each slot's largest probability on each row (what the
+  sparse scan needs of every candidate first; 1/d of the stack);
 - ``path``: the picks (slots), the ensemble's official score after each pick, and every scan's
   approximate score of every slot (``GreedyPath``, a few floats per candidate and step).
 
@@ -27,9 +29,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .candidates import Candidates
 from .combine import clip_normalise
 from .greedy import (
-    Candidates,
     GreedyPath,
     advance_path,
     check_settings,
@@ -37,7 +39,7 @@ from .greedy import (
     scan_step,
     start_path,
 )
-from .scores import ScoreType
+from .scores import LABEL_KINDS, ScoreType
 
 RawLoader = Callable[[str], np.ndarray]
 _GROWTH = 1.5  # capacity factor when the stack is full
@@ -71,6 +73,8 @@ class FoldState:
         self.min_improvement = min_improvement
         self.proba = np.empty((0, len(self.y), n_classes), dtype=dtype)  # [:size] in use
         self.singles = np.empty(0)
+        self.labels = score.kind in LABEL_KINDS
+        self.pmax = np.empty((0, len(self.y)), dtype=dtype)  # label kinds only
         self.size = 0
         self.names: list[str] = []  # slot -> name
         self.slots: dict[str, int] = {}
@@ -102,6 +106,8 @@ class FoldState:
             moved = self.names[last]
             self.proba[slot] = self.proba[last]
             self.singles[slot] = self.singles[last]
+            if self.labels:
+                self.pmax[slot] = self.pmax[last]
             self.names[slot] = moved
             self.slots[moved] = slot
             if last in self._exact:
@@ -149,6 +155,10 @@ class FoldState:
         grown[: self.size] = self.proba[: self.size]
         self.proba = grown
         self.singles = np.concatenate([self.singles[: self.size], np.empty(cap - self.size)])
+        if self.labels:
+            pmax = np.empty((cap, self.proba.shape[1]), dtype=self.dtype)
+            pmax[: self.size] = self.pmax[: self.size]
+            self.pmax = pmax
 
     def _insert(self, names: list[str], raw: RawLoader) -> None:
         start, stop = self.size, self.size + len(names)
@@ -161,10 +171,19 @@ class FoldState:
         self.singles[start:stop] = self.sign * cands.singles()
         if not cands.normalised:
             clip_normalise(block, out=block)
+        if self.labels:
+            np.max(block, axis=2, out=self.pmax[start:stop])
         for j, name in enumerate(names):
             self.slots[name] = start + j
         self.names.extend(names)
         self.size = stop
+
+    def _candidates(self) -> Candidates:
+        """Every kept slot, for a scan (their row maxima already known)."""
+        cands = Candidates(self.proba[: self.size], self.y, self.score)
+        if self.labels:
+            cands.set_row_max(self.pmax[: self.size])
+        return cands
 
     def _first(self, cands: Candidates, raw: RawLoader) -> int:
         def exact(pos: int) -> float:
@@ -190,7 +209,7 @@ class FoldState:
 
     def _select(self, raw: RawLoader, cands: Candidates | None = None) -> None:
         """From-scratch selection over every kept candidate (no prediction is read again)."""
-        cands = cands or Candidates(self.proba[: self.size], self.y, self.score)
+        cands = cands or self._candidates()
         self.path, total = start_path(cands.proba, self._first(cands, raw), self.y, self.score)
         self.changed_from = 0
         self._advance(cands, total)
@@ -198,7 +217,7 @@ class FoldState:
     def _judge(self, known: int, raw: RawLoader) -> None:
         """Re-judge the kept path with the slots ``known:`` added (see the module docstring)."""
         path, sign = self.path, self.sign
-        cands = Candidates(self.proba[: self.size], self.y, self.score)
+        cands = self._candidates()
         if self._first(cands, raw) != path.picks[0]:
             self._select(raw, cands)
             return
