@@ -43,6 +43,40 @@ def _generate(rng, strengths, y, shared, dtype=np.float32):
     return out
 
 
+def _timed(fn, **kw):
+    """fn(**kw), its CPU time and its wall time (CPU time: what one core spends on it,
+    whatever else the machine runs)."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    out = fn(**kw)
+    return out, time.process_time() - c0, time.perf_counter() - w0
+
+
+def _extras(blender, res, common, order, inputs, spare):
+    from ramp_server.blending.extras import blend_extras
+
+    N = len(order)
+    extras, c, w = _timed(blend_extras, result=res, **common, nested=blender.nested_valid_scores)
+    print(
+        f"\nextras at N={N}, first call (builds the nested halves from scratch): "
+        f"{c:.2f} s CPU, {w:.2f} s wall: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in extras.time_s.items())
+        + f"; Shapley: {len(extras.players)} players, "
+        f"{extras.shapley.n_permutations} permutations in its 5 s budget"
+    )
+    order.append(spare)  # one more arrival, then the extras again
+    res = blender.update(folds=inputs(order), names=[str(i) for i in order], **common)
+    extras, c, w = _timed(blend_extras, result=res, **common, nested=blender.nested_valid_scores)
+    print(
+        f"extras after one more arrival: {c:.2f} s CPU, {w:.2f} s wall: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in extras.time_s.items())
+    )
+    folds, halves = blender.nbytes
+    print(
+        f"kept by the blender: {_gib(folds)} GiB for the folds, {_gib(halves)} GiB for the "
+        f"nested halves; process RSS {_gib(_rss())} GiB"
+    )
+
+
 def _rss() -> int:
     import psutil
 
@@ -50,7 +84,6 @@ def _rss() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ramp_server.blending.extras import blend_extras
     from ramp_server.blending.hybrid import FoldInput, blend
     from ramp_server.blending.incremental import IncrementalBlender
     from ramp_server.blending.scores import accuracy
@@ -112,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
 
     score = accuracy()
     common = dict(y_train=y, y_test=y_test, score=score)
+    kinds = np.where(best, "best", np.where(strong, "strong", "typical"))
     header = (
         f"{'N':>6} {'scratch s':>9} {'p50 s':>7} {'p95 s':>7} {'max s':>7} "
-        f"{'scratch/p50':>11} {'scratch/p95':>11} {'changed':>7} {'picked':>6} "
-        f"{'members':>8} {'kept GiB':>8} {'RSS GiB':>7}"
+        f"{'scratch/p50':>11} {'scratch/p95':>11} {'wall p50':>8} {'wall p95':>8} "
+        f"{'changed':>7} {'picked':>6} {'members':>7} {'kept GiB':>8}"
     )
     rows_out = []
     arrival_rng = np.random.default_rng(2)
@@ -123,69 +157,53 @@ def main(argv: list[str] | None = None) -> int:
         order = list(range(N))
         t_scratch = float("nan")
         if not args.no_scratch:
-            t0 = time.perf_counter()
-            ref = blend(folds=inputs(order), names=[str(i) for i in order], **common)
-            t_scratch = time.perf_counter() - t0
-            del ref
+            _, t_scratch, _ = _timed(
+                blend, folds=inputs(order), names=[str(i) for i in order], **common
+            )
         blender = IncrementalBlender()
-        t0 = time.perf_counter()
-        res = blender.update(folds=inputs(order), names=[str(i) for i in order], **common)
-        t_first = time.perf_counter() - t0
-        times, changed_any, n_picked, steps = [], [], 0, []
+        res, t_first, w_first = _timed(
+            blender.update, folds=inputs(order), names=[str(i) for i in order], **common
+        )
+        cpu, wall, changed_any, picked, steps = [], [], [], [], []
         for j in range(A):
             new = n_max + j
             if arrival_rng.random() < args.out_of_order:
                 order.insert(int(arrival_rng.integers(0, len(order))), new)
             else:
                 order.append(new)
-            t0 = time.perf_counter()
-            res = blender.update(folds=inputs(order), names=[str(i) for i in order], **common)
-            times.append(time.perf_counter() - t0)
-            changed = [c for c in blender.changed_from if c is not None]
+            res, c, w = _timed(
+                blender.update, folds=inputs(order), names=[str(i) for i in order], **common
+            )
+            cpu.append(c)
+            wall.append(w)
+            changed = [s for s in blender.changed_from if s is not None]
             changed_any.append(bool(changed))
-            steps += changed
-            n_picked += any(res.names.index(str(new)) in p for p in res.picks)
-        kept = sum(f.state.proba[: f.state.size].nbytes for f in blender._folds)
-        t = np.array(times)
+            steps.append(min(changed, default=None))
+            picked.append(any(res.names.index(str(new)) in p for p in res.picks))
+        t, tw = np.array(cpu), np.array(wall)
         p50, p95 = np.percentile(t, 50), np.percentile(t, 95)
         rows_out.append(
             f"{N:6d} {t_scratch:9.2f} {p50:7.3f} {p95:7.3f} {t.max():7.3f} "
-            f"{t_scratch / p50:11.1f} {t_scratch / p95:11.1f} {sum(changed_any):7d} {n_picked:6d} "
-            f"{np.mean([len(p) for p in res.picks]):8.1f} {_gib(kept):>8} {_gib(_rss()):>7}"
+            f"{t_scratch / p50:11.1f} {t_scratch / p95:11.1f} "
+            f"{np.percentile(tw, 50):8.3f} {np.percentile(tw, 95):8.3f} "
+            f"{sum(changed_any):7d} {sum(picked):6d} "
+            f"{np.mean([len(p) for p in res.picks]):7.1f} {_gib(blender.nbytes[0]):>8}"
         )
-        print(f"\nN={N}: first update (from scratch) {t_first:.2f} s")
-        print(
-            f"  arrivals that changed a path: {sum(changed_any)}/{A}, first changed step "
-            f"(members kept) {sorted(steps)}"
-        )
-        same = [x for x, c in zip(times, changed_any, strict=True) if not c]
-        moved = [x for x, c in zip(times, changed_any, strict=True) if c]
-        print(
-            f"  arrival times (s): paths kept: mean {np.mean(same or [np.nan]):.3f}; "
-            f"a path changed: mean {np.mean(moved or [np.nan]):.3f}, "
-            f"max {np.max(moved or [np.nan]):.3f}"
-        )
+        print(f"\nN={N}: first update (from scratch) {t_first:.2f} s CPU, {w_first:.2f} s wall")
+        print(f"  {'arrivals':>16} {'n':>4} {'changed a path':>14} {'mean s':>7} {'max s':>7}")
+        for kind in ("typical", "strong", "best"):
+            sel = kinds == kind
+            if sel.any():
+                print(
+                    f"  {kind:>16} {sel.sum():4d} {sum(np.array(changed_any)[sel]):14d} "
+                    f"{t[sel].mean():7.3f} {t[sel].max():7.3f}"
+                )
+        moved = sorted((s, round(x, 2)) for s, x in zip(steps, cpu, strict=True) if s is not None)
+        print(f"  changed paths: (first changed step, CPU s) {moved}")
         print(header)
         print(rows_out[-1], flush=True)
         if N == max(sizes):
-            t0 = time.perf_counter()
-            extras = blend_extras(res, **common, nested=blender.nested_valid_scores)
-            t_extras = time.perf_counter() - t0
-            print(
-                f"\nextras at N={N} (first call: builds the nested halves): total "
-                f"{t_extras:.2f} s, "
-                + ", ".join(f"{k} {v:.2f} s" for k, v in extras.time_s.items())
-                + f"; Shapley: {len(extras.players)} players, "
-                f"{extras.shapley.n_permutations} permutations"
-            )
-            order.append(n_max + A)  # one more arrival, then the extras again
-            res = blender.update(folds=inputs(order), names=[str(i) for i in order], **common)
-            t0 = time.perf_counter()
-            extras = blend_extras(res, **common, nested=blender.nested_valid_scores)
-            print(
-                f"extras after one more arrival: total {time.perf_counter() - t0:.2f} s, "
-                + ", ".join(f"{k} {v:.2f} s" for k, v in extras.time_s.items())
-            )
+            _extras(blender, res, common, order, inputs, n_max + A)
         del blender, res
         gc.collect()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -193,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     for line in rows_out:
         print(line)
+    print("(times: CPU seconds of the process, one core; wall: under this machine's load)")
     print(f"peak RSS of the process: {_gib(peak)} GiB (the raw predictions included)")
     return 0
 

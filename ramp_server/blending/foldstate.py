@@ -89,6 +89,11 @@ class FoldState:
     def dtype(self) -> np.dtype:
         return self.proba.dtype
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of kept predictions in use (the stack and the row maxima, not the spare room)."""
+        return self.proba[: self.size].nbytes + self.pmax[: self.size].nbytes
+
     def picks(self) -> list[str]:
         """The path's picks, as candidate names."""
         return [] if self.path is None else [self.names[s] for s in self.path.picks]

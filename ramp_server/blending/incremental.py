@@ -115,6 +115,13 @@ class IncrementalBlender:
     def changed_from(self) -> list[int | None]:
         return [None if f.state is None else f.state.changed_from for f in self._folds]
 
+    @property
+    def nbytes(self) -> tuple[int, int]:
+        """Bytes of kept predictions: (the folds, the nested score's halves)."""
+        folds = sum(f.state.nbytes for f in self._folds if f.state is not None)
+        halves = sum(h.nbytes for f in self._folds for _, _, h in f.halves)
+        return folds, halves
+
     def update(
         self,
         *,
