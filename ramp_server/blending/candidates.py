@@ -56,6 +56,30 @@ class Candidates:
         """Give ``proba.max(axis=2)`` of the normalised candidates, when the caller keeps it."""
         self._pmax = pmax
 
+    def grow(self, proba: np.ndarray, pmax: np.ndarray | None = None) -> None:
+        """The same candidates, then new ones: ``proba`` (normalised) starts with the current
+        ``self.proba``. What the last steps left (the per-candidate gaps to the ensemble's
+        labels, the true class's probability) is kept and extended to the new candidates, so a
+        later step only updates what its ensemble changed (same values as a fresh start)."""
+        old, self.proba = self.proba.shape[0], proba
+        new = proba[old:]
+        self._dense_buf = None  # sized for the old number of candidates
+        rows = np.arange(proba.shape[1])
+        if pmax is not None:
+            self._pmax = pmax
+        elif self._pmax is not None:
+            self._pmax = np.concatenate([self._pmax, new.max(axis=2)])
+        if self._gap is not None and len(new):
+            p_star = new[:, rows, self._cstar]
+            gap = self._pmax[old:] - p_star
+            g2 = new[:, rows, self._c2] - p_star
+            self._gap = np.concatenate([self._gap, gap])
+            self._g2 = np.concatenate([self._g2, g2])
+            np.maximum(self._gmax, gap.max(axis=0), out=self._gmax)
+            np.maximum(self._g2max, g2.max(axis=0), out=self._g2max)
+        if self._p_true is not None:
+            self._p_true = np.concatenate([self._p_true, new[:, rows, self.y]])
+
     @property
     def delta(self) -> float:
         """Upper bound on |approximate - official| score."""

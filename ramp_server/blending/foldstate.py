@@ -12,6 +12,10 @@ step depends only on its own predictions and on the ensemble of that step. So a
 - ``path``: the picks (slots), the ensemble's official score after each pick, and every scan's
   approximate score of every slot (``GreedyPath``, a few floats per candidate and step).
 
+- the last full scan's :class:`~.candidates.Candidates` state (for label scores the
+  candidates' gaps to the ensemble's two best classes, 2 x N x n floats; for the NLL the true
+  class's probability, N x n), so that a path that changes needs no fresh set-up.
+
 Nothing else: no raw predictions (the caller passes them again when asked, see ``raw``), no
 running sums (they are replayed ``total += proba[pick]`` in pick order, bit-identically).
 
@@ -81,6 +85,7 @@ class FoldState:
         self.order = np.empty(0, dtype=np.intp)  # slots in candidate order
         self.path: GreedyPath | None = None
         self._exact: dict[int, float] = {}  # slot -> sign * official raw single score
+        self._cands: Candidates | None = None  # the last full scan's (see _candidates)
         self.evaluations = 0
         self.full_steps = 0
         self.changed_from: int | None = None
@@ -124,6 +129,7 @@ class FoldState:
         self.names.pop()
         self.size -= 1
         self.path = None
+        self._cands = None
 
     def sync(self, names: Sequence[str], raw: RawLoader) -> None:
         """Bring the selection up to date with the candidates ``names`` (candidate order).
@@ -184,10 +190,16 @@ class FoldState:
         self.size = stop
 
     def _candidates(self) -> Candidates:
-        """Every kept slot, for a scan (their row maxima already known)."""
+        """Every kept slot, for a scan: the last scan's (what its steps left about every
+        candidate, extended to the new slots) while no slot left, else a new one."""
+        pmax = self.pmax[: self.size] if self.labels else None
+        cands = self._cands
+        if cands is not None and cands.proba.shape[0] <= self.size:
+            cands.grow(self.proba[: self.size], pmax)
+            return cands
         cands = Candidates(self.proba[: self.size], self.y, self.score)
-        if self.labels:
-            cands.set_row_max(self.pmax[: self.size])
+        if pmax is not None:
+            cands.set_row_max(pmax)
         return cands
 
     def _first(self, cands: Candidates, raw: RawLoader) -> int:
@@ -201,6 +213,7 @@ class FoldState:
         return int(self.order[first_pick(self.singles[self.order], cands.delta, exact)])
 
     def _advance(self, cands: Candidates, total: np.ndarray) -> None:
+        self._cands = cands  # what its steps compute about every candidate serves the next scan
         steps = advance_path(
             cands,
             self.path,
@@ -212,9 +225,9 @@ class FoldState:
         self.full_steps += steps
         self.evaluations += steps * self.size
 
-    def _select(self, raw: RawLoader, cands: Candidates | None = None) -> None:
+    def _select(self, raw: RawLoader) -> None:
         """From-scratch selection over every kept candidate (no prediction is read again)."""
-        cands = cands or self._candidates()
+        cands = self._candidates()
         self.path, total = start_path(cands.proba, self._first(cands, raw), self.y, self.score)
         self.changed_from = 0
         self._advance(cands, total)
@@ -222,9 +235,10 @@ class FoldState:
     def _judge(self, known: int, raw: RawLoader) -> None:
         """Re-judge the kept path with the slots ``known:`` added (see the module docstring)."""
         path, sign = self.path, self.sign
-        cands = self._candidates()
+        # official scores of any slot near a decision; the full scan's state only if needed
+        cands = Candidates(self.proba[: self.size], self.y, self.score)
         if self._first(cands, raw) != path.picks[0]:
-            self._select(raw, cands)
+            self._select(raw)
             return
         few = self.size - known <= _DENSE_NEW
         new = Candidates(self.proba[known : self.size], self.y, self.score, always_dense=few)
@@ -251,7 +265,7 @@ class FoldState:
                     path.picks.append(winner)
                     path.scores.append(sign * base)
                     total += self.proba[winner]
-                    self._advance(cands, total)
+                    self._advance(self._candidates(), total)
                 return
             if kept >= 0:
                 total += self.proba[kept]

@@ -15,8 +15,9 @@ between calls, so that
 
 Memory: per fold, every usable candidate's clipped and renormalised validation predictions in
 the blend's dtype (N x n_valid x d: 3,000 x 3,256 x 18 float32 is 0.7 GB a fold, 2.1 GB for 3
-folds; growing the stack briefly holds the old and the new one), a few floats per candidate
-and greedy step, and the raw test predictions of the picked candidates. With the nested score
+folds; growing the stack briefly holds the old and the new one), for label scores each row's
+largest probability and the last scan's gaps (3/d of that: 0.11 GB a fold at d = 18), a few
+floats per candidate and greedy step, and the raw test predictions of the picked candidates. With the nested score
 (:meth:`IncrementalBlender.nested_valid_scores`), the two stratified halves of each fold are
 greedy problems of their own and keep their own stacks: as much again.
 

@@ -279,3 +279,28 @@ def test_a_new_candidate_that_never_wins_costs_one_pass_along_the_kept_path(kind
         [before.names[i] for i in p] for p in paths
     ]
     assert all(new not in p for p in after.picks)
+
+
+@pytest.mark.parametrize("kind", ["accuracy", "nll", "balanced_accuracy"])
+def test_a_scan_state_grown_with_new_candidates_scores_as_a_new_one(kind):
+    from ramp_server.blending.candidates import Candidates
+    from ramp_server.blending.combine import clip_normalise
+
+    rng = np.random.default_rng(17)
+    valid, _, rows, y_train, _ = random_folds(rng, K=90, n_train=1200, n_test=10, d=6)
+    proba = clip_normalise(np.stack(valid[0]).astype(np.float32))
+    y = y_train[rows[0]]
+    score = from_rampwf(RAMPWF_SCORE_TYPES[kind](), n_classes=6)
+    kept = Candidates(proba[:60], y, score)
+    total = proba[3].copy()
+    for k, pick in enumerate([7, 3, 11, 7, 25, 40, 3, 7, 50, 12, 33, 7, 3], start=1):
+        if k in (5, 9):  # arrivals between two scans
+            kept.grow(proba[: 75 if k == 5 else 90])
+        fresh = Candidates(proba[: len(kept.proba)], y, score)
+        ours, ref = kept.scores(total, k), fresh.scores(total, k)
+        if kind == "nll":  # float32 means of logs: the scan relies on them within delta only
+            assert np.all(np.abs(ours - ref) <= fresh.delta)
+        else:  # label counts: exact
+            assert np.array_equal(ours, ref)
+        total += proba[pick]
+    assert kept._gap is not None or kind == "nll"  # the sparse state was kept and grown
