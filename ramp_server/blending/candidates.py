@@ -56,6 +56,12 @@ class Candidates:
         """Give ``proba.max(axis=2)`` of the normalised candidates, when the caller keeps it."""
         self._pmax = pmax
 
+    @property
+    def state_nbytes(self) -> int:
+        """Bytes of what the steps keep about every candidate (gaps, true-class probability)."""
+        kept = (self._gap, self._g2, self._p_true)
+        return sum(a.nbytes for a in kept if a is not None)
+
     def grow(self, proba: np.ndarray, pmax: np.ndarray | None = None) -> None:
         """The same candidates, then new ones: ``proba`` (normalised) starts with the current
         ``self.proba``. What the last steps left (the per-candidate gaps to the ensemble's

@@ -96,8 +96,10 @@ class FoldState:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of kept predictions in use (the stack and the row maxima, not the spare room)."""
-        return self.proba[: self.size].nbytes + self.pmax[: self.size].nbytes
+        """Bytes kept in use: the stack, the row maxima, the last scan's state (not the spare
+        room of the stack)."""
+        scan = 0 if self._cands is None else self._cands.state_nbytes
+        return self.proba[: self.size].nbytes + self.pmax[: self.size].nbytes + scan
 
     def picks(self) -> list[str]:
         """The path's picks, as candidate names."""
