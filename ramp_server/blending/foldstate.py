@@ -10,8 +10,7 @@ step depends only on its own predictions and on the ensemble of that step. So a
 - for label-based scores, ``pmax``: each slot's largest probability on each row (what the
   sparse scan needs of every candidate first; 1/d of the stack);
 - ``path``: the picks (slots), the ensemble's official score after each pick, and every scan's
-  approximate score of every slot (``GreedyPath``, a few floats per candidate and step).
-
+  approximate score of every slot (``GreedyPath``, a few floats per candidate and step);
 - the last full scan's :class:`~.candidates.Candidates` state (for label scores the
   candidates' gaps to the ensemble's two best classes, 2 x N x n floats; for the NLL the true
   class's probability, N x n), so that a path that changes needs no fresh set-up.

@@ -185,7 +185,8 @@ class IncrementalBlender:
     def nested_valid_scores(self) -> list[float]:
         """The honest nested curve of the last update's candidates (``blend(nested=True)``'s
         ``nested_valid_scores``): each fold's halves are greedy problems kept like the folds,
-        so after the first call this costs what an update costs (and as much memory again)."""
+        so after the first call this costs what an update costs (and as much memory again).
+        It reads the arrays of the last update's ``folds`` (kept by reference until the next)."""
         if self._call is None:
             return []
         call = self._call
