@@ -8,6 +8,10 @@ live re-blend of an event, which does, is :mod:`ramp_server.engine.reblend`). Mo
 - :mod:`.combine` — rampwf's clip/renormalise/mean combination and CV bagging, exactly;
 - :mod:`.greedy` — Caruana's greedy forward selection on one fold (ramp-blend's picks, fast);
 - :mod:`.hybrid` — the whole blend: picks per fold, contributivity, combined and nested scores;
+- :mod:`.foldstate` — one fold's greedy selection kept in memory, judging new candidates along it;
+- :mod:`.incremental` — the blend kept up to date between re-blends (``IncrementalBlender``:
+  the same result as :func:`.hybrid.blend`, bit for bit, at the cost of the new candidates);
+- :mod:`.extras` — Shapley values, bootstrap intervals and the nested score, apart and budgeted;
 - :mod:`.contributivity` — shares of picks and RAMP's historical credit propagation;
 - :mod:`.shapley` — Shapley contributions to the hybrid score (exact or sampled with a bound);
 - :mod:`.bootstrap` — bootstrap confidence intervals;
@@ -16,12 +20,14 @@ live re-blend of an event, which does, is :mod:`ramp_server.engine.reblend`). Mo
 """
 
 from .hybrid import BlendResult, FoldInput, blend
+from .incremental import IncrementalBlender
 from .store import FoldPredictions, read_fold_predictions, write_fold_predictions
 
 __all__ = [
     "BlendResult",
     "FoldInput",
     "FoldPredictions",
+    "IncrementalBlender",
     "blend",
     "read_fold_predictions",
     "write_fold_predictions",

@@ -153,7 +153,7 @@ def _nested_fold(
 
 
 @dataclass
-class _Selection:
+class FoldSelection:
     """One fold's greedy selection and what the rest of the blend needs from its inputs."""
 
     fold: FoldBlend
@@ -182,7 +182,7 @@ def _select(
     max_n_ensemble: int,
     min_improvement: float,
     nested: bool,
-) -> _Selection | None:
+) -> FoldSelection | None:
     avail = [i for i, p in enumerate(fold.valid_proba) if _usable(p, len(rows), n_classes)]
     if not avail or len(rows) == 0:
         return None
@@ -214,7 +214,7 @@ def _select(
     best = fold.raw_valid(picks[0]) if in_place else fold.valid_proba[picks[0]]
     if best is None:
         raise ValueError(f"the raw predictions of candidate {picks[0]} could not be read again")
-    return _Selection(
+    return FoldSelection(
         fold=fb,
         picks=picks,
         members_valid=mv,
@@ -251,20 +251,10 @@ def blend(
     if len(names) != K:
         raise ValueError(f"{len(names)} names for {K} candidates")
     F = len(folds)
-    fold_contrib = np.zeros((K, F))
-    picks_all: list[list[int]] = []
-    ens_scores: list[list[float]] = []
-    comb_valid: list[np.ndarray | None] = []
-    best_valid: list[np.ndarray | None] = []
-    comb_test: list[np.ndarray | None] = []
-    best_test: list[np.ndarray | None] = []
-    nested_valid: list[np.ndarray | None] = []
-    members_valid: list[dict[int, np.ndarray]] = []
-    members_test: list[dict[int, np.ndarray]] = []
     rows_all = [np.asarray(f.valid_indices, dtype=np.intp) for f in folds]
     n_classes = _first_n_classes(folds, rows_all)
 
-    def select(f: int) -> _Selection | None:
+    def select(f: int) -> FoldSelection | None:
         return _select(
             folds[f],
             rows_all[f],
@@ -286,42 +276,78 @@ def blend(
             from tqdm import tqdm
 
             selections = tqdm(selections, total=F, desc="blending folds", unit="fold")
-        for f, sel in enumerate(selections):
-            if sel is None:
-                for lst in (comb_valid, best_valid, comb_test, best_test, nested_valid):
-                    lst.append(None)
-                picks_all.append([])
-                ens_scores.append([])
-                members_valid.append({})
-                members_test.append({})
-                continue
-            picks = sel.picks
-            if nested:
-                nested_valid.append(sel.nested)
-            picks_all.append(picks)
-            ens_scores.append(sel.fold.scores)
-            for i in picks:
-                fold_contrib[i, f] += 1.0 / len(picks)
-            members_valid.append(sel.members_valid)
-            comb_valid.append(mean_of_picks(sel.members_valid, picks))
-            best_valid.append(sel.best_valid)
-            raw_test = sel.raw_test
-            if all(t is not None for t in raw_test.values()):
-                mt = {i: clip_normalise(np.array(t, copy=True)) for i, t in raw_test.items()}
-                members_test.append(mt)
-                comb_test.append(mean_of_picks(mt, picks))
-                best_test.append(np.asarray(raw_test[picks[0]]))
-            else:
-                members_test.append({})
-                comb_test.append(None)
-                best_test.append(None)
+        return assemble(
+            names=names,
+            selections=list(selections),
+            rows=rows_all,
+            y_train=y_train,
+            y_test=y_test,
+            score=score,
+            nested=nested,
+            t0=t0,
+        )
+
+
+def assemble(
+    *,
+    names: list[str],
+    selections: Sequence[FoldSelection | None],
+    rows: list[np.ndarray],
+    y_train: np.ndarray,
+    y_test: np.ndarray | None,
+    score: ScoreType,
+    nested: bool,
+    t0: float,
+) -> BlendResult:
+    """The blend's result from each fold's selection (None: no usable candidate on the fold):
+    contributivities, the combined and fold-wise best curves (validation and test)."""
+    K, F = len(names), len(selections)
+    fold_contrib = np.zeros((K, F))
+    picks_all: list[list[int]] = []
+    ens_scores: list[list[float]] = []
+    comb_valid: list[np.ndarray | None] = []
+    best_valid: list[np.ndarray | None] = []
+    comb_test: list[np.ndarray | None] = []
+    best_test: list[np.ndarray | None] = []
+    nested_valid: list[np.ndarray | None] = []
+    members_valid: list[dict[int, np.ndarray]] = []
+    members_test: list[dict[int, np.ndarray]] = []
+    for f, sel in enumerate(selections):
+        if sel is None:
+            for lst in (comb_valid, best_valid, comb_test, best_test, nested_valid):
+                lst.append(None)
+            picks_all.append([])
+            ens_scores.append([])
+            members_valid.append({})
+            members_test.append({})
+            continue
+        picks = sel.picks
+        if nested:
+            nested_valid.append(sel.nested)
+        picks_all.append(picks)
+        ens_scores.append(sel.fold.scores)
+        for i in picks:
+            fold_contrib[i, f] += 1.0 / len(picks)
+        members_valid.append(sel.members_valid)
+        comb_valid.append(mean_of_picks(sel.members_valid, picks))
+        best_valid.append(sel.best_valid)
+        raw_test = sel.raw_test
+        if all(t is not None for t in raw_test.values()):
+            mt = {i: clip_normalise(np.array(t, copy=True)) for i, t in raw_test.items()}
+            members_test.append(mt)
+            comb_test.append(mean_of_picks(mt, picks))
+            best_test.append(np.asarray(raw_test[picks[0]]))
+        else:
+            members_test.append({})
+            comb_test.append(None)
+            best_test.append(None)
     fold_contrib /= max(F, 1)
     total = fold_contrib.sum()
     contrib = fold_contrib.sum(axis=1) / total if total > 0 else np.zeros(K)
 
-    cv_scores, cv_proba, cv_mask = bag_scores(comb_valid, rows_all, y_train, score)
-    fb_scores, _, _ = bag_scores(best_valid, rows_all, y_train, score)
-    nested_scores = bag_scores(nested_valid, rows_all, y_train, score)[0] if nested else []
+    cv_scores, cv_proba, cv_mask = bag_scores(comb_valid, rows, y_train, score)
+    fb_scores, _, _ = bag_scores(best_valid, rows, y_train, score)
+    nested_scores = bag_scores(nested_valid, rows, y_train, score)[0] if nested else []
     ct_scores: list[float] = []
     bt_scores: list[float] = []
     ct_proba = None
@@ -345,7 +371,7 @@ def blend(
         time_s=time.perf_counter() - t0,
         members_valid=members_valid,
         members_test=members_test,
-        valid_rows=rows_all,
+        valid_rows=rows,
         combined_valid_proba=cv_proba if len(cv_scores) else None,
         combined_valid_mask=cv_mask if len(cv_scores) else None,
         combined_test_proba=ct_proba,
