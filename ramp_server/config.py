@@ -57,6 +57,16 @@ class Settings(BaseSettings):
         description="Explicit opt-in to run untrusted code without bubblewrap (loud warnings).",
     )
     max_fold_retries: int = Field(2, ge=0, description="Retries of a fold after a platform fault.")
+    worker_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="A worker silent this long is retired and its folds requeued.",
+    )
+    fold_grace_s: float = Field(
+        120.0,
+        ge=0,
+        description="A fold running this long past its time limit is requeued (worker retired).",
+    )
     sandbox_max_processes: int = Field(
         512, ge=16, description="Tasks (processes and threads) a sandboxed fold may run."
     )
@@ -75,12 +85,23 @@ class Settings(BaseSettings):
     reblend_poll_s: float = Field(
         2.0, gt=0, description="How often the dispatcher looks for requested re-blends."
     )
+    blend_extras_budget_s: float = Field(
+        5.0,
+        gt=0,
+        description="Time budget of the Shapley values computed after each re-blend.",
+    )
+    blend_bootstrap_n: int = Field(
+        200, ge=0, description="Bootstrap resamples of the hybrid model's score intervals."
+    )
     bootstrap_n: int = Field(
         1000, ge=0, description="Bootstrap resamples of a submission's score interval (0: none)."
     )
     mail_backend: Literal["log", "smtp"] = Field("log", description="Where e-mails go.")
     smtp_url: str | None = Field(
         None, repr=False, description="smtp://user:pass@host:port when mail_backend=smtp."
+    )
+    metrics_token: str | None = Field(
+        None, repr=False, description="Bearer token `/metrics` requires (unset: open)."
     )
     login_rate_limit: int = Field(10, ge=1, description="Failed logins per address per 15 minutes.")
     cookie_secure: bool | None = Field(

@@ -112,6 +112,20 @@ def _rule_flags(p: argparse.ArgumentParser) -> None:
         help="largest ensemble the blender builds",
     )
     p.add_argument(
+        "--max-running-folds",
+        dest="max_running_folds",
+        type=_quota,
+        default=d,
+        help="most folds of one participant training at once ('unlimited')",
+    )
+    p.add_argument(
+        "--worker-time-budget",
+        dest="worker_time_budget_s",
+        type=_quota,
+        default=d,
+        help="worker seconds each participant may use ('unlimited'); platform faults are free",
+    )
+    p.add_argument(
         "--approval-required",
         dest="approval_required",
         action="store_true",

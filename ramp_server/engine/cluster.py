@@ -40,13 +40,3 @@ def connect(
     )
     log.info("dispatcher: started a local Dask cluster of %d worker process(es)", n)
     return Client(cluster, timeout=timeout_s), cluster
-
-
-def capacity(client: Client) -> tuple[int, int]:
-    """``(worker threads, GPU resources)`` of the cluster right now."""
-    info = client.scheduler_info()
-    threads = gpus = 0
-    for w in info.get("workers", {}).values():
-        threads += int(w.get("nthreads", 1))
-        gpus += int((w.get("resources") or {}).get("GPU", 0))
-    return threads, gpus

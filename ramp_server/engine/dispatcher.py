@@ -3,16 +3,20 @@
 One loop (:meth:`Dispatcher.run`) that
 
 1. reconciles at start: folds left ``training`` by a previous dispatcher are requeued;
-2. claims queued folds (oldest submission first) while the cluster has free worker threads and
-   submits one Dask task per (submission, fold) (``resources={'GPU': 1}`` for GPU events when the
-   cluster has GPU workers); folds of one submission run in parallel;
+2. claims queued folds in fair-share order (:mod:`ramp_server.services.scheduling`: the
+   participant with the least worker time used so far first) while the cluster has free worker
+   threads, and submits one Dask task per (submission, fold) (``resources={'GPU': 1}`` for GPU
+   events when the cluster has GPU workers); folds of one submission run in parallel;
 3. collects finished tasks: predictions are scored HERE, on the server side, by
    ``results.record_fold_result`` (idempotent per (submission, fold)); errors are classified
    (``jobs.fail_fold``), platform faults (lost worker, broken task) retried up to
    ``settings.max_fold_retries`` without charging the quota;
 4. watches the database for cancellations and kills the running sandboxes through a Dask
    ``Event`` the worker polls (:mod:`ramp_server.engine.cancellation`); forwards progress
-   reports from workers to ``submission_folds`` (:mod:`ramp_server.engine.progress_relay`).
+   reports from workers to ``submission_folds`` (:mod:`ramp_server.engine.progress_relay`);
+5. watches for stuck work (:mod:`ramp_server.engine.health`): a silent worker, a fold far past
+   its time limit or a task the scheduler lost is requeued and the worker retired; writes what it
+   sees of the cluster to the database for the operations view.
 
 Only one dispatcher should run against a database at a time.
 """
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ramp_server.db.models import ErrorKind, Submission, SubmissionState
 from ramp_server.engine.cancellation import CancelWatcher, send_cancel
+from ramp_server.engine.health import ClusterView, ClusterWatch
 from ramp_server.engine.inflight import InFlight
 from ramp_server.engine.progress_relay import ProgressRelay
 from ramp_server.engine.sandbox_policy import SandboxLimits, limits_from_settings, resolve_mode
@@ -80,6 +85,12 @@ class Dispatcher:
         self._cancels = CancelWatcher(client=client, sessions=session_factory)
         self.n_scored = 0
         self._progress = ProgressRelay(client=client, sessions=session_factory)
+        self.watch = ClusterWatch(
+            client=client,
+            sessions=session_factory,
+            worker_timeout_s=settings.worker_timeout_s,
+            fold_grace_s=settings.fold_grace_s,
+        )
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -117,7 +128,10 @@ class Dispatcher:
         self._progress.drain(running=self.inflight.values())
         self._collect()
         self._cancels.watch(self.inflight.values())
-        self._submit_new()
+        view = self.watch.look()
+        self._requeue_stuck(view)
+        self._submit_new(view)
+        self.watch.snapshot(view, self.inflight.values())
         if self.inflight:
             return True
         with self.sessions() as session:
@@ -149,17 +163,16 @@ class Dispatcher:
 
     # -- submitting --------------------------------------------------------------------------
 
-    def _submit_new(self) -> None:
-        from ramp_server.engine.cluster import capacity
-        from ramp_server.services import jobs
+    def _submit_new(self, view: ClusterView) -> None:
+        from ramp_server.services import jobs, scheduling
 
-        threads, gpus = capacity(self.client)
+        threads, gpus = view.capacity()
         free = threads - len(self.inflight)
         if free <= 0:
             return
         free_gpus = gpus - sum(1 for f in self.inflight.values() if f.gpu)
         with self.sessions() as session:
-            tickets = jobs.queued_folds(session, limit=free * 4)
+            tickets = scheduling.next_folds(session, limit=free * 4)
             for t in tickets:
                 if free <= 0:
                     break
@@ -201,6 +214,7 @@ class Dispatcher:
                     label=f"submission {t.submission_id} ({t.event_name}/{t.submission_name})",
                     cancel_name=cancel_event_name(key),
                     gpu=on_gpu,
+                    limit_s=float(t.fold_time_limit_s),
                 )
                 log.info("dispatcher: %s: started fold %d", self.inflight[key].label, t.fold)
 
@@ -264,7 +278,25 @@ class Dispatcher:
                 kind=ErrorKind.PLATFORM,
                 message=message,
                 max_retries=self.settings.max_fold_retries,
+                worker=item.worker,
             )
+
+    def _requeue_stuck(self, view: ClusterView) -> None:
+        """Release and requeue the folds the watch finds stuck; retire their workers."""
+        for stuck in self.watch.stuck(view, list(self.inflight.values())):
+            item = self.inflight.pop(stuck.key, None)
+            if item is None:
+                continue
+            send_cancel(self.client, item.cancel_name)
+            try:
+                self.client.cancel([item.future], force=True)
+            except Exception:  # noqa: BLE001 - the scheduler may have lost it already
+                pass
+            item.future.release()
+            self._platform_fault(item, stuck.reason)
+            if stuck.retire and stuck.worker:
+                self.watch.retire(stuck.worker, stuck.reason)
+                view.workers.pop(stuck.worker, None)
 
     def _record(self, item: InFlight, outcome: FoldOutcome) -> None:
         from ramp_server.services import jobs, results
@@ -272,6 +304,7 @@ class Dispatcher:
 
         log_file = self.storage.log_path(item.submission_id, item.fold)
         atomic_write_bytes(log_file, outcome.log)
+        charged = outcome.wall_time_s or None
         with self.sessions() as session:
             jobs.note_fold_run(
                 session,
@@ -282,7 +315,9 @@ class Dispatcher:
                 progress=outcome.progress[-1] if outcome.progress else None,
             )
             if outcome.error_kind == "cancelled":
-                jobs.cancel_fold(session, submission_id=item.submission_id, fold=item.fold)
+                jobs.cancel_fold(
+                    session, submission_id=item.submission_id, fold=item.fold, charged_s=charged
+                )
                 return
             if not outcome.ok:
                 log.info(
@@ -296,6 +331,8 @@ class Dispatcher:
                     message=outcome.error_message or "unknown error",
                     traceback=outcome.traceback,
                     max_retries=self.settings.max_fold_retries,
+                    charged_s=charged,
+                    worker=outcome.worker,
                 )
                 return
             log.info(
@@ -318,6 +355,8 @@ class Dispatcher:
                     test_time=outcome.test_time or 0.0,
                     peak_memory_mb=outcome.peak_memory_mb,
                     on_scored=self.on_scored,
+                    charged_s=charged,
+                    worker_finished_at=outcome.finished_at_utc,
                 )
             except results.InvalidPredictions as exc:
                 session.rollback()
@@ -327,6 +366,7 @@ class Dispatcher:
                     fold=item.fold,
                     kind=ErrorKind.INVALID_PREDICTIONS,
                     message=str(exc),
+                    charged_s=charged,
                 )
                 return
             if sub.state == SubmissionState.SCORED:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,3 +25,13 @@ class InFlight:
     cancel_name: str
     gpu: bool = False
     cancel_sent: bool = False
+    #: the fold's time limit (the dispatcher's own watch adds a grace to it)
+    limit_s: float = 3600.0
+    #: the worker processing it, as the scheduler last said
+    worker: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def key(self) -> str:
+        return self.future.key

@@ -1,17 +1,26 @@
-"""One live re-blend of an event: the database in, the blender's arrays through, the results out.
+"""The live re-blend of an event: the database in, the blender's arrays through, the results out.
 
-:func:`reblend_event` reads the event's scored submissions through
-:func:`ramp_server.services.blends.blend_inputs` (oldest first: the tie rule favours the earlier
-submission), their fold prediction files (through a
-:class:`~ramp_server.blending.store.PredictionCache`, so only new files are read), blends the
-non-withdrawn ones with the event's ``max_n_ensemble`` on its official score
-(:mod:`ramp_server.blending`: pure computation), and writes, through
-:func:`ramp_server.services.blends.record_blend`, each submission's contributivity (a fraction,
-all summing to 1), historical contributivity (credits propagated), Shapley contribution to the
-hybrid validation score, and one Blend row with the hybrid scores, the honest nested score,
-bootstrap intervals and timings.
+Two steps, so that the hybrid model on the pages is never held back by the expensive figures:
 
-:class:`ramp_server.engine.reblender.Reblender` runs it in a background thread, debounced.
+1. :func:`blend_event` (the critical path) reads the event's scored submissions through
+   :func:`ramp_server.services.blends.blend_inputs` (oldest first: the tie rule favours the
+   earlier submission), brings the event's :class:`LiveBlend` up to date with the new or
+   re-scored ones (an :class:`~ramp_server.blending.incremental.IncrementalBlender`: a new
+   submission costs a pass of its predictions along each fold's greedy path, the result is
+   bit-identical to a blend from scratch), and writes the hybrid scores, each submission's
+   contributivity and historical contributivity (credits propagated) and the blend's
+   contributions through :func:`ramp_server.services.blends.record_blend`;
+2. :func:`blend_event_extras` then computes, for the latest blend, the Shapley values (within
+   ``settings.blend_extras_budget_s``), the nested honest score and the bootstrap intervals of
+   the hybrid scores (:func:`ramp_server.blending.extras.blend_extras`), written with their own
+   time by :func:`ramp_server.services.blends.record_extras`.
+
+:class:`ramp_server.engine.reblender.Reblender` runs both in a background thread, debounced, the
+blends first; :func:`reblend_event` runs both at once (``ramp-server event reblend --now``).
+
+Memory of a :class:`LiveBlend`: the raw validation predictions of every blended submission
+(read once from its files) and the blender's normalised copy, twice that with the nested score's
+halves: about 6.5 GB at 3,000 submissions × 3 folds × 3,256 rows × 18 classes (float32).
 """
 
 from __future__ import annotations
@@ -25,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ramp_server.blending.bootstrap import bootstrap_ci
 from ramp_server.blending.contributivity import historical_contributivity
-from ramp_server.blending.hybrid import FoldInput, blend
+from ramp_server.blending.extras import blend_extras
+from ramp_server.blending.hybrid import BlendResult, FoldInput
+from ramp_server.blending.incremental import IncrementalBlender
 from ramp_server.blending.scores import ScoreType, from_rampwf
-from ramp_server.blending.shapley import HybridGame, shapley_values
-from ramp_server.blending.store import PredictionCache, PredictionFileError, read_fold_predictions
+from ramp_server.blending.store import PredictionFileError, read_fold_predictions
 from ramp_server.services import blends, results
 from ramp_server.services.events import event_folds, event_problem
 from ramp_server.services.predictions import event_labels
@@ -42,9 +51,6 @@ if TYPE_CHECKING:
     from ramp_server.config import Settings
 
 log = logging.getLogger(__name__)
-
-#: the process-wide cache of validation predictions used by default
-DEFAULT_CACHE = PredictionCache()
 
 
 @dataclass
@@ -64,6 +70,42 @@ class BlendSummary:
     picks: list[list[int]] = field(default_factory=list)  # submission ids per fold
     time_s: float = 0.0
     written: bool = True
+    #: per fold, the first greedy step this re-blend changed (None: the path was kept)
+    changed_from: list[int | None] = field(default_factory=list)
+
+
+@dataclass
+class _Latest:
+    """The latest written blend of a :class:`LiveBlend`, what its extras are computed from."""
+
+    blend_id: int
+    inputs: blends.BlendInputs
+    result: BlendResult
+    ids: list[int]
+    score: ScoreType
+    y_train: np.ndarray
+    y_test: np.ndarray | None
+    extras_done: bool = False
+
+
+@dataclass
+class LiveBlend:
+    """One event's blend kept in memory between re-blends (one per event in the dispatcher's
+    process): the incremental blender, the raw validation predictions it was given (read once
+    per submission and fold), and the scored time of each submission (a new one means its
+    predictions changed)."""
+
+    blender: IncrementalBlender = field(default_factory=IncrementalBlender)
+    raw: dict[tuple[int, int], np.ndarray | None] = field(default_factory=dict)
+    versions: dict[int, Any] = field(default_factory=dict)
+    latest: _Latest | None = None
+
+    def forget(self, keep: set[int]) -> None:
+        """Drop the predictions of submissions no longer blended."""
+        for key in [k for k in self.raw if k[0] not in keep]:
+            del self.raw[key]
+        for sid in [s for s in self.versions if s not in keep]:
+            del self.versions[sid]
 
 
 def event_score(problem: ModuleType, official_score_name: str) -> ScoreType:
@@ -91,13 +133,26 @@ def best_single(
     return {"submission_id": best, "valid": scores[best]["valid"], "test": scores[best].get("test")}
 
 
+def _read_valid(path: Any, valid_idx: np.ndarray, slug: str, sid: int, k: int) -> np.ndarray | None:
+    try:
+        fp = read_fold_predictions(path, load_test=False)
+    except PredictionFileError as exc:
+        log.warning("re-blend of %s: submission %s left out of fold %s: %s", slug, sid, k, exc)
+        return None
+    if not np.array_equal(fp.valid_indices, valid_idx):
+        log.warning("re-blend of %s: %s has other validation rows than fold %s", slug, path, k)
+        return None
+    return fp.valid_proba
+
+
 def _fold_inputs(
+    live: LiveBlend,
     *,
     storage: Storage,
     slug: str,
     ids: list[int],
+    changed: set[int],
     valid_rows: list[np.ndarray],
-    cache: PredictionCache,
     with_test: bool,
 ) -> list[FoldInput]:
     folds = []
@@ -105,21 +160,9 @@ def _fold_inputs(
         paths = [storage.predictions_path(slug, sid, k) for sid in ids]
         valid: list[np.ndarray | None] = []
         for sid, path in zip(ids, paths, strict=True):
-            try:
-                fp = cache.get(path)
-            except PredictionFileError as exc:
-                log.warning(
-                    "re-blend of %s: submission %s left out of fold %s: %s", slug, sid, k, exc
-                )
-                valid.append(None)
-                continue
-            if not np.array_equal(fp.valid_indices, valid_idx):
-                log.warning(
-                    "re-blend of %s: %s has other validation rows than fold %s", slug, path, k
-                )
-                valid.append(None)
-                continue
-            valid.append(fp.valid_proba)
+            if (sid, k) not in live.raw or sid in changed:
+                live.raw[(sid, k)] = _read_valid(path, valid_idx, slug, sid, k)
+            valid.append(live.raw[(sid, k)])
 
         def load_test(i: int, _paths=paths) -> np.ndarray | None:
             return read_fold_predictions(_paths[i]).test_proba
@@ -128,21 +171,19 @@ def _fold_inputs(
     return folds
 
 
-def reblend_event(
+def blend_event(
     session: Session,
     *,
     settings: Settings,
     event_id: int,
-    cache: PredictionCache | None = None,
-    nested: bool = True,
-    shapley_seconds: float = 5.0,
-    n_boot: int = 200,
+    live: LiveBlend | None = None,
     min_improvement: float = 0.0,
 ) -> BlendSummary:
-    """Blend the event's scored submissions and write the results (**commits**)."""
+    """Step 1: bring the event's blend up to date and write the hybrid scores and the
+    contributivities (**commits**); the extras are :func:`blend_event_extras`."""
     started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat()
-    cache = cache or DEFAULT_CACHE
+    live = live if live is not None else LiveBlend()
     inputs = blends.blend_inputs(session, event_id=event_id)
     ids = inputs.blended_ids
     event = inputs.event
@@ -153,24 +194,30 @@ def reblend_event(
     singles = results.bagged_scores_of(session, submission_ids=ids, score_name=score.name)
     session.commit()  # no transaction (nor lock) held while blending
 
+    versions = {c.submission_id: c.scored_at for c in inputs.candidates if not c.withdrawn}
+    changed = {
+        sid for sid, at in versions.items() if sid in live.versions and live.versions[sid] != at
+    }
+    live.forget(set(ids))
     folds = _fold_inputs(
+        live,
         storage=Storage.from_settings(settings),
         slug=inputs.event_name,
         ids=ids,
+        changed=changed,
         valid_rows=list(folds_def.valid),
-        cache=cache,
         with_test=y_test is not None,
     )
     summary = BlendSummary(
         event_id=event_id, blend_id=None, n_submissions=len(ids), score_name=score.name
     )
-    result = shap = game = None
+    result = None
     details: dict[str, Any] = {
         "started_at": started_at,
         "best_single": best_single(singles, ids, score),
     }
     if ids:
-        result = blend(
+        result = live.blender.update(
             folds=folds,
             y_train=y_train,
             y_test=y_test,
@@ -178,18 +225,17 @@ def reblend_event(
             names=ids,
             max_n_ensemble=inputs.max_n_ensemble,
             min_improvement=min_improvement,
-            nested=nested,
+            changed=[str(s) for s in changed],
         )
-        game = HybridGame(
-            members=result.members_valid,
-            picks=result.picks,
-            rows=result.valid_rows,
-            y=y_train,
-            score=score,
+        summary.changed_from = live.blender.changed_from
+        details.update(
+            picks=[[int(result.names[i]) for i in p] for p in result.picks],
+            blend_time_s=result.time_s,
+            combined_valid_curve=result.combined_valid_scores,
+            combined_test_curve=result.combined_test_scores,
+            incremental={"changed_from": summary.changed_from, "changed": sorted(changed)},
         )
-        shap = shapley_values(game, max_seconds=shapley_seconds)
-        details.update(_details(result, shap, score, y_train, y_test, n_boot))
-        details["players"] = [ids[j] for j in game.players]
+    live.versions = versions
     contrib = (
         {}
         if result is None
@@ -198,10 +244,6 @@ def reblend_event(
     hist = historical_contributivity(
         order=inputs.scored_ids, contributivity=contrib, credits=inputs.credits
     )
-    shap_by_id: dict[int, float] = {}
-    if shap is not None:
-        shap_by_id = {ids[j]: float(v) for j, v in zip(game.players, shap.values, strict=True)}
-
     summary.time_s = time.perf_counter() - started
     columns = None
     if result is not None:
@@ -213,7 +255,7 @@ def reblend_event(
             "combined_test": result.combined_test,
             "foldwise_best_valid": result.foldwise_best_valid,
             "foldwise_best_test": result.foldwise_best_test,
-            "nested_valid": result.nested_valid,
+            "duration_s": summary.time_s,
             "details": details,
         }
     row = blends.record_blend(
@@ -222,31 +264,58 @@ def reblend_event(
         started_at=started_at,
         contributivity=contrib,
         historical_contributivity=hist,
-        shapley=shap_by_id if shap is not None else None,
         blend=columns,
     )
-    if row is None and result is not None:
+    summary.contributivity = contrib
+    if result is None:
+        live.latest = None
+        return summary
+    if row is None:
         summary.written = False
         return summary
-    if result is not None:
-        summary.blend_id = row.id
-        summary.combined_valid = result.combined_valid
-        summary.combined_test = result.combined_test
-        summary.foldwise_best_valid = result.foldwise_best_valid
-        summary.foldwise_best_test = result.foldwise_best_test
-        summary.nested_valid = result.nested_valid
-        summary.picks = [[ids[i] for i in p] for p in result.picks]
-    summary.contributivity = contrib
+    live.latest = _Latest(row.id, inputs, result, ids, score, y_train, y_test)
+    summary.blend_id = row.id
+    summary.combined_valid = result.combined_valid
+    summary.combined_test = result.combined_test
+    summary.foldwise_best_valid = result.foldwise_best_valid
+    summary.foldwise_best_test = result.foldwise_best_test
+    summary.picks = [[ids[i] for i in p] for p in result.picks]
     return summary
 
 
-def _details(result, shap, score, y_train, y_test, n_boot) -> dict[str, Any]:  # noqa: ANN001
-    out: dict[str, Any] = {
-        "picks": [[int(result.names[i]) for i in p] for p in result.picks],
-        "blend_time_s": result.time_s,
-        "combined_valid_curve": result.combined_valid_scores,
-        "combined_test_curve": result.combined_test_scores,
-        "shapley": {
+def blend_event_extras(
+    session: Session, *, settings: Settings, live: LiveBlend, nested: bool = True
+) -> dict[str, Any] | None:
+    """Step 2: the extras of ``live``'s latest blend (Shapley values, the nested score, the
+    bootstrap intervals), written with their own time (**commits**). None when there is
+    nothing to do (no blend, or its extras are written)."""
+    latest = live.latest
+    if latest is None or latest.extras_done:
+        return None
+    extras = blend_extras(
+        latest.result,
+        y_train=latest.y_train,
+        score=latest.score,
+        y_test=latest.y_test,
+        shapley_seconds=settings.blend_extras_budget_s,
+        n_boot=settings.blend_bootstrap_n,
+        nested=live.blender.nested_valid_scores if nested else None,
+    )
+    shapley: dict[int, float] = {}
+    data: dict[str, Any] = {
+        "ci95": extras.ci95,
+        "time_s": extras.time_s,
+        "players": [],
+        "nested_valid": extras.nested_valid,
+    }
+    if extras.shapley is not None:
+        shapley = {
+            latest.ids[j]: float(v)
+            for j, v in zip(extras.players, extras.shapley.values, strict=True)
+        }
+        data["players"] = [latest.ids[j] for j in extras.players]
+        shap = extras.shapley
+        data["shapley"] = {
             "exact": shap.exact,
             "n_permutations": shap.n_permutations,
             "empty_value": shap.empty_value,
@@ -254,16 +323,31 @@ def _details(result, shap, score, y_train, y_test, n_boot) -> dict[str, Any]:  #
             "confidence": shap.confidence,
             "hoeffding_bound": shap.hoeffding_bound,
             "time_s": shap.time_s,
-        },
-    }
-    ci: dict[str, list[float]] = {}
-    if n_boot and result.combined_valid_proba is not None:
-        iv = bootstrap_ci(
-            score, y_train[result.combined_valid_mask], result.combined_valid_proba, n_boot=n_boot
-        )
-        ci["combined_valid"] = [iv.low, iv.high]
-    if n_boot and y_test is not None and result.combined_test_proba is not None:
-        iv = bootstrap_ci(score, y_test, result.combined_test_proba, n_boot=n_boot)
-        ci["combined_test"] = [iv.low, iv.high]
-    out["ci95"] = ci
-    return out
+        }
+    blends.record_extras(
+        session,
+        inputs=latest.inputs,
+        blend_id=latest.blend_id,
+        shapley=shapley,
+        nested_valid=extras.nested_valid,
+        extras=data,
+    )
+    latest.extras_done = True
+    return data
+
+
+def reblend_event(
+    session: Session,
+    *,
+    settings: Settings,
+    event_id: int,
+    live: LiveBlend | None = None,
+    nested: bool = True,
+) -> BlendSummary:
+    """Both steps at once: the blend, then its extras (**commits**)."""
+    live = live if live is not None else LiveBlend()
+    summary = blend_event(session, settings=settings, event_id=event_id, live=live)
+    if summary.blend_id is not None:
+        extras = blend_event_extras(session, settings=settings, live=live, nested=nested)
+        summary.nested_valid = (extras or {}).get("nested_valid")
+    return summary

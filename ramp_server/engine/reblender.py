@@ -1,9 +1,17 @@
-"""Debounced background re-blending: :class:`Reblender` runs :func:`~.reblend.reblend_event`.
+"""Debounced background re-blending: :class:`Reblender` keeps each event's blend current.
 
 ``request(event_id)`` returns at once; requests for the same event within
 ``settings.reblend_debounce_s`` are coalesced into one re-blend (at most 5 × the debounce after
-the first). One daemon thread blends one event at a time; a failure is logged and kept in
-``errors`` until the next success.
+the first). One daemon thread does the work, in this order of priority:
+
+1. a due re-blend (:func:`~.reblend.blend_event`: the hybrid scores and contributivities),
+   incremental from the event's :class:`~.reblend.LiveBlend` kept in memory;
+2. when no re-blend is due, the extras of an event's latest blend
+   (:func:`~.reblend.blend_event_extras`: Shapley values within their budget, nested score,
+   intervals), which never hold back a newer blend for longer than one extras computation.
+
+A failure is logged and kept in ``errors`` until the next success; the LiveBlend of an event
+whose blend failed is dropped (the next re-blend starts from scratch).
 """
 
 from __future__ import annotations
@@ -13,8 +21,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from ramp_server.blending.store import PredictionCache
-from ramp_server.engine.reblend import DEFAULT_CACHE, BlendSummary, reblend_event
+from ramp_server.engine.reblend import BlendSummary, LiveBlend, blend_event, blend_event_extras
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -33,12 +40,12 @@ class Reblender:
         *,
         session_factory: sessionmaker[Session] | None = None,
         debounce_s: float | None = None,
-        cache: PredictionCache | None = None,
+        extras: bool = True,
         **reblend_options: Any,
     ) -> None:
         self.settings = settings
         self.debounce_s = settings.reblend_debounce_s if debounce_s is None else debounce_s
-        self.cache = cache or DEFAULT_CACHE
+        self.extras = extras
         self.reblend_options = reblend_options
         self._factory = session_factory
         self._engine = None
@@ -48,9 +55,11 @@ class Reblender:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self.live: dict[int, LiveBlend] = {}
         self.summaries: dict[int, BlendSummary] = {}
         self.errors: dict[int, BaseException] = {}
         self.runs = 0
+        self.extras_runs = 0
 
     def request(self, event_id: int) -> None:
         """Ask for a re-blend of ``event_id`` soon; returns immediately."""
@@ -75,11 +84,19 @@ class Reblender:
                 return "running"
             return "pending" if event_id in self._due else "idle"
 
+    def _extras_due(self) -> int | None:
+        if not self.extras:
+            return None
+        for event_id, live in self.live.items():
+            if live.latest is not None and not live.latest.extras_done:
+                return event_id
+        return None
+
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Block until no re-blend is pending or running (for tests and shutdown)."""
+        """Block until no re-blend (nor extras) is pending or running (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._due or self._running is not None:
+            while self._due or self._running is not None or self._extras_due() is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -87,7 +104,7 @@ class Reblender:
         return True
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the running re-blend, drop pending ones and end the thread."""
+        """Finish the running work, drop pending re-blends and end the thread."""
         with self._cond:
             self._stopping = True
             self._due.clear()
@@ -105,53 +122,72 @@ class Reblender:
             self._factory = make_session_factory(self._engine)
         return self._factory
 
+    def _next(self) -> tuple[str, int] | None:
+        """Wait for work: ``("blend", event)`` when a re-blend is due, else ``("extras",
+        event)``; None when stopping. Called with the lock held."""
+        while not self._stopping:
+            if self._due:
+                event_id, due = min(self._due.items(), key=lambda kv: kv[1])
+                wait = due - time.monotonic()
+                if wait <= 0:
+                    del self._due[event_id]
+                    self._first.pop(event_id, None)
+                    return "blend", event_id
+            else:
+                wait = None
+            extras = self._extras_due()
+            if extras is not None:
+                return "extras", extras
+            self._cond.wait(wait)
+        return None
+
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stopping:
-                    if self._due:
-                        event_id, due = min(self._due.items(), key=lambda kv: kv[1])
-                        wait = due - time.monotonic()
-                        if wait <= 0:
-                            break
-                        self._cond.wait(wait)
-                    else:
-                        self._cond.wait()
-                if self._stopping:
+                work = self._next()
+                if work is None:
                     self._cond.notify_all()
                     return
-                del self._due[event_id]
-                self._first.pop(event_id, None)
+                kind, event_id = work
                 self._running = event_id
             summary = error = None
             try:
                 session = self._sessions()()
                 try:
-                    summary = reblend_event(
-                        session,
-                        settings=self.settings,
-                        event_id=event_id,
-                        cache=self.cache,
-                        **self.reblend_options,
-                    )
+                    live = self.live.setdefault(event_id, LiveBlend())
+                    if kind == "blend":
+                        summary = blend_event(
+                            session,
+                            settings=self.settings,
+                            event_id=event_id,
+                            live=live,
+                            **self.reblend_options,
+                        )
+                    else:
+                        blend_event_extras(session, settings=self.settings, live=live)
                 finally:
                     session.close()
-                log.info(
-                    "re-blended event %s: %s submissions in %.2f s",
-                    event_id,
-                    summary.n_submissions,
-                    summary.time_s,
-                )
+                if summary is not None:
+                    log.info(
+                        "re-blended event %s: %s submissions in %.2f s",
+                        event_id,
+                        summary.n_submissions,
+                        summary.time_s,
+                    )
             except Exception as exc:  # keep the thread alive; the next request retries
                 error = exc
-                log.exception("re-blend of event %s failed", event_id)
+                self.live.pop(event_id, None)  # start the next blend of it from scratch
+                log.exception("re-blend (%s) of event %s failed", kind, event_id)
             finally:
                 with self._cond:  # the outcome and the idle state become visible together
-                    if error is None and summary is not None:
-                        self.summaries[event_id] = summary
-                        self.errors.pop(event_id, None)
-                    elif error is not None:
-                        self.errors[event_id] = error
-                    self.runs += 1
+                    if kind == "blend":
+                        if error is None and summary is not None:
+                            self.summaries[event_id] = summary
+                            self.errors.pop(event_id, None)
+                        elif error is not None:
+                            self.errors[event_id] = error
+                        self.runs += 1
+                    else:
+                        self.extras_runs += 1
                     self._running = None
                     self._cond.notify_all()

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,12 @@ class FoldOutcome:
     log_truncated: bool = False
     worker: str = ""
     progress: list[dict[str, Any]] = field(default_factory=list)
+    #: POSIX time at which the worker finished the fold (result latency is measured from it)
+    finished_at: float = field(default_factory=time.time)
+
+    @property
+    def finished_at_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.finished_at, UTC)
 
 
 def _worker_name() -> str:
@@ -169,9 +176,11 @@ def run_fold_job(job: FoldJob) -> FoldOutcome:
         job = replace(job, limits=replace(job.limits, cpu_threads=_auto_threads()))
     base = Path(tempfile.mkdtemp(prefix=f"ramp-fold-{job.submission_id}-{job.fold}-"))
     try:
-        return _run(job, base)
+        outcome = _run(job, base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    outcome.finished_at = time.time()
+    return outcome
 
 
 def _run(job: FoldJob, base: Path) -> FoldOutcome:

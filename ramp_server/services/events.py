@@ -48,12 +48,21 @@ RULES: dict[str, type | tuple[type, ...]] = {
     "memory_limit_mb": int,
     "uses_gpu": bool,
     "max_n_ensemble": int,
+    "max_running_folds": (int, type(None)),
+    "worker_time_budget_s": (int, type(None)),
     "approval_required": bool,
     "leaderboard_visibility": (LeaderboardVisibility, str),
     "official_score_name": str,
 }
 _NON_NEGATIVE = ("min_delay_s", "daily_quota")
-_POSITIVE = ("upload_max_bytes", "fold_time_limit_s", "memory_limit_mb", "max_n_ensemble")
+_POSITIVE = (
+    "upload_max_bytes",
+    "fold_time_limit_s",
+    "memory_limit_mb",
+    "max_n_ensemble",
+    "max_running_folds",
+    "worker_time_budget_s",
+)
 #: what the kit snapshot keeps besides problem.py (the data goes to the public bundle)
 _KIT_EXTRAS = ("README.md", "requirements.txt", "environment.yml")
 
@@ -131,13 +140,14 @@ def _check_rules(rules: dict[str, Any], *, score_names: list[str]) -> dict[str, 
     for key, value in rules.items():
         if key not in RULES:
             raise EventError(f"unknown event setting {key!r}; known: {', '.join(sorted(RULES))}")
-        if not isinstance(value, RULES[key]) or (isinstance(value, bool) and RULES[key] is int):
+        types = RULES[key] if isinstance(RULES[key], tuple) else (RULES[key],)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise EventError(f"event setting {key}={value!r} has the wrong type")
         if isinstance(value, datetime) and value.tzinfo is None:
             raise EventError(f"event setting {key}: give a time zone (e.g. 2026-05-01T12:00Z)")
         if key in _NON_NEGATIVE and value is not None and value < 0:
             raise EventError(f"event setting {key} must be >= 0, got {value}")
-        if key in _POSITIVE and value <= 0:
+        if key in _POSITIVE and value is not None and value <= 0:
             raise EventError(f"event setting {key} must be > 0, got {value}")
         if key == "leaderboard_visibility":
             try:

@@ -1,6 +1,7 @@
 """The engine's state transitions of submissions and folds (the database is the source of truth).
 
-Life of a fold: ``queued`` → (:func:`claim_fold`) ``training`` → ``scored`` (``results.
+Which queued fold runs next is :mod:`ramp_server.services.scheduling` (fair share). Life of a
+fold: ``queued`` → (:func:`claim_fold`) ``training`` → ``scored`` (``results.
 record_fold_result``) or ``error`` (:func:`fail_fold`); a platform fault puts it back to
 ``queued`` while it has retries left (:func:`fail_fold`), and a dispatcher restart puts back every
 ``training`` fold it no longer tracks (:func:`reconcile`). Every function commits, so any process
@@ -9,7 +10,6 @@ may die between two calls without losing or duplicating work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from ramp_server.db.models import (
     ErrorKind,
-    Event,
     FoldState,
     Submission,
     SubmissionFold,
@@ -28,70 +27,6 @@ from ramp_server.db.models import (
 
 #: submission states whose queued folds may be started
 _RUNNABLE = (SubmissionState.QUEUED, SubmissionState.TRAINING)
-
-
-@dataclass(frozen=True)
-class FoldTicket:
-    """A queued fold, with what the dispatcher needs to start it."""
-
-    fold_id: int
-    submission_id: int
-    submission_name: str
-    fold: int
-    attempts: int
-    event_id: int
-    event_name: str
-    uses_gpu: bool
-    fold_time_limit_s: int
-    memory_limit_mb: int
-
-
-def queue_order() -> Any:
-    """The platform-wide queue as a subquery ``(submission_id, position)`` of every queued
-    submission, 1 = next to train: the one rule every page and the API show positions by."""
-    return (
-        select(
-            Submission.id.label("submission_id"),
-            func.row_number()
-            .over(order_by=[Submission.queued_at, Submission.id])
-            .label("position"),
-        )
-        .where(Submission.state == SubmissionState.QUEUED)
-        .subquery()
-    )
-
-
-def queue_position(session: Session, *, submission_id: int) -> int | None:
-    """1 for the next submission to train, ``None`` when it is not queued."""
-    order = queue_order()
-    return session.scalar(select(order.c.position).where(order.c.submission_id == submission_id))
-
-
-def queued_folds(session: Session, *, limit: int) -> list[FoldTicket]:
-    """Up to ``limit`` queued folds, oldest submission first (then fold order)."""
-    rows = session.execute(
-        select(SubmissionFold, Submission, Event)
-        .join(Submission, SubmissionFold.submission_id == Submission.id)
-        .join(Event, Submission.event_id == Event.id)
-        .where(SubmissionFold.state == FoldState.QUEUED, Submission.state.in_(_RUNNABLE))
-        .order_by(Submission.queued_at, Submission.id, SubmissionFold.fold)
-        .limit(limit)
-    ).all()
-    return [
-        FoldTicket(
-            fold_id=f.id,
-            submission_id=s.id,
-            submission_name=s.name,
-            fold=f.fold,
-            attempts=f.attempts,
-            event_id=e.id,
-            event_name=e.name,
-            uses_gpu=bool(e.uses_gpu),
-            fold_time_limit_s=int(e.fold_time_limit_s),
-            memory_limit_mb=int(e.memory_limit_mb),
-        )
-        for f, s, e in rows
-    ]
 
 
 def claim_fold(
@@ -173,9 +108,13 @@ def fail_fold(
     traceback: str | None = None,
     max_retries: int = 0,
     now: datetime | None = None,
+    charged_s: float | None = None,
+    worker: str | None = None,
 ) -> bool:
-    """Record a failed fold. A platform fault with retries left requeues it (returns True);
-    anything else fails the fold and its submission (platform faults never charge the quota)."""
+    """Record a failed fold. A platform fault with retries left requeues it (returns True) and
+    notes what happened on the fold (the submission page shows it); anything else fails the
+    fold and its submission. A platform fault never charges the quota nor worker time;
+    ``charged_s`` (the worker seconds the attempt took) is charged for the others."""
     from ramp_server.services.results import record_fold_error
 
     kind = ErrorKind(kind)
@@ -185,6 +124,12 @@ def fail_fold(
         session.rollback()
         return False  # cancelled, scored or already failed: nothing to do
     if kind == ErrorKind.PLATFORM and row.attempts <= max_retries:
+        note = {
+            "at": now.isoformat(),
+            "attempt": row.attempts,
+            "worker": worker or row.worker,
+            "what": f"{message} — retried (not charged to you)"[:1000],
+        }
         session.execute(
             update(SubmissionFold)
             .where(SubmissionFold.id == row.id, SubmissionFold.state == FoldState.TRAINING)
@@ -194,6 +139,7 @@ def fail_fold(
                 updated_at=now,
                 error_kind=kind,
                 error_message=f"retrying after a platform fault: {message}"[:4000],
+                notes=[*(row.notes or []), note],
             )
         )
         session.commit()
@@ -208,6 +154,7 @@ def fail_fold(
         message=f"fold {fold}: {message}",
         traceback=traceback,
         now=now,
+        charged_s=charged_s,
     )
     return False
 
@@ -263,9 +210,15 @@ def submission_states(session: Session, *, submission_ids: list[int]) -> dict[in
 
 
 def cancel_fold(
-    session: Session, *, submission_id: int, fold: int, now: datetime | None = None
+    session: Session,
+    *,
+    submission_id: int,
+    fold: int,
+    now: datetime | None = None,
+    charged_s: float | None = None,
 ) -> None:
-    """A fold killed on request (its submission was cancelled or failed elsewhere)."""
+    """A fold killed on request (its submission was cancelled or failed elsewhere); the worker
+    seconds it ran (``charged_s``) are charged: the participant asked for them."""
     now = now or utcnow()
     session.execute(
         update(SubmissionFold)
@@ -274,7 +227,7 @@ def cancel_fold(
             SubmissionFold.fold == fold,
             SubmissionFold.state.in_([FoldState.QUEUED, FoldState.TRAINING]),
         )
-        .values(state=FoldState.CANCELLED, finished_at=now, updated_at=now)
+        .values(state=FoldState.CANCELLED, finished_at=now, updated_at=now, charged_s=charged_s)
     )
     session.commit()
 
@@ -294,7 +247,6 @@ def pending_fold_count(session: Session) -> int:
 
 
 __all__ = [
-    "FoldTicket",
     "cancel_fold",
     "claim_fold",
     "fail_fold",
@@ -302,9 +254,6 @@ __all__ = [
     "fold_states",
     "note_fold_run",
     "pending_fold_count",
-    "queue_order",
-    "queue_position",
-    "queued_folds",
     "reconcile",
     "submission_states",
 ]

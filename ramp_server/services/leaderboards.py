@@ -33,7 +33,7 @@ from ramp_server.services.board_columns import (
     scores_of,
     with_scores,
 )
-from ramp_server.services.jobs import queue_order
+from ramp_server.services.scheduling import queue_plan
 
 
 def public_leaderboard(
@@ -212,7 +212,6 @@ def submissions_table(
 ) -> list[dict[str, Any]]:
     """Every submission (of ``user`` if given) with state, error, bagged valid+test scores and,
     for queued ones, the platform-wide queue position (1 = next)."""
-    queued = queue_order()
     query = (
         select(
             Submission.id,
@@ -231,10 +230,8 @@ def submissions_table(
             Submission.historical_contributivity,
             Submission.withdrawn_from_blend,
             Submission.selected_for_competition,
-            queued.c.position,
         )
         .join(User, User.id == Submission.user_id)
-        .outerjoin(queued, queued.c.submission_id == Submission.id)
         .where(Submission.event_id == event.id)
     )
     if user is not None:
@@ -242,15 +239,21 @@ def submissions_table(
     query, _ = with_scores(query, event, Split.VALID, "v")
     query, _ = with_scores(query, event, Split.TEST, "t")
     query = query.order_by(Submission.submitted_at.desc(), Submission.id.desc())
+    rows = session.execute(query).all()
+    positions = (
+        queue_plan(session).positions
+        if any(row.state == SubmissionState.QUEUED for row in rows)
+        else {}
+    )
     out = []
-    for row in session.execute(query):
+    for row in rows:
         out.append(
             {
                 "submission_id": row.id,
                 "submission": row.name,
                 "user": row.user,
                 "state": row.state.value,
-                "queue_position": row.position,
+                "queue_position": positions.get(row.id),
                 "error_kind": row.error_kind.value if row.error_kind else None,
                 "error_message": row.error_message,
                 "submitted_at": row.submitted_at.isoformat(),

@@ -100,6 +100,8 @@ def record_fold_result(
     peak_memory_mb: float | None = None,
     now: datetime | None = None,
     on_scored: ScoredCallback | None = None,
+    charged_s: float | None = None,
+    worker_finished_at: datetime | None = None,
 ) -> Submission:
     """Store, score and record one fold's predictions; **commits**.
 
@@ -108,7 +110,9 @@ def record_fold_result(
     Raises :class:`InvalidPredictions` (nothing recorded) when an array is not a probability
     matrix of the right shape. A fold already scored, or a cancelled submission, is left as is.
     ``on_scored(event_id=..., submission_id=...)`` is called (after the commit) by the one call
-    that completes the submission; its exceptions are logged, never propagated.
+    that completes the submission; its exceptions are logged, never propagated. ``charged_s``:
+    the worker seconds the fold took (charged to the participant; default: train + valid + test
+    time); ``worker_finished_at``: when the worker finished it (result latency).
     """
     from ramp_server.blending.store import write_fold_predictions
     from ramp_server.kit.scoring import score_predictions
@@ -166,6 +170,10 @@ def record_fold_result(
         float(test_time),
     )
     fold_row.peak_memory_mb = None if peak_memory_mb is None else float(peak_memory_mb)
+    fold_row.charged_s = float(
+        charged_s if charged_s is not None else train_time + valid_time + test_time
+    )
+    fold_row.worker_finished_at = worker_finished_at
     fold_row.error_kind = fold_row.error_message = fold_row.traceback = None
     session.commit()
 
@@ -239,6 +247,7 @@ def record_fold_error(
     message: str,
     traceback: str | None = None,
     now: datetime | None = None,
+    charged_s: float | None = None,
 ) -> Submission:
     """Mark a fold (and its submission) failed; **commits**.
 
@@ -262,6 +271,7 @@ def record_fold_error(
             traceback=traceback,
             finished_at=now,
             updated_at=now,
+            charged_s=None if kind == ErrorKind.PLATFORM else charged_s,
         )
     )
     if sub.state not in (SubmissionState.CANCELLED, SubmissionState.SCORED):

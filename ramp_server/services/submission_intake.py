@@ -33,7 +33,7 @@ from ramp_server.db.models import (
     utcnow,
 )
 from ramp_server.services import events as event_service
-from ramp_server.services import participants
+from ramp_server.services import participants, scheduling
 from ramp_server.services.collaboration import log_interaction
 from ramp_server.services.uploads import (
     REQUIRED_FILES,
@@ -90,6 +90,13 @@ def _check_timing(session: Session, *, event: Event, user: User, now: datetime) 
                 f"one is possible at {free_at.isoformat(timespec='seconds')} "
                 "(failures caused by the platform do not count)"
             )
+    left = scheduling.budget_left(session, event=event, user_id=user.id)
+    if left is not None and left <= 0:
+        raise SubmissionRejected(
+            f"worker-time budget used up: {event.name} allows {event.worker_time_budget_s:,} s "
+            f"of worker time per participant and yours have used {event.worker_time_budget_s - left:,.0f} s "
+            "(platform failures are not charged); ask the organisers for more"
+        )
 
 
 def _check_credits(

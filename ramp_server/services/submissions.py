@@ -23,7 +23,7 @@ from ramp_server.db.models import (
     User,
     utcnow,
 )
-from ramp_server.services import NotFound, ServiceError, jobs
+from ramp_server.services import NotFound, ServiceError, scheduling
 from ramp_server.services import events as event_service
 from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.exports import export_archive
@@ -76,10 +76,11 @@ def can_view_code(
 
 
 def queue_position(session: Session, *, submission: Submission) -> int | None:
-    """1 for the next submission to train, ``None`` when not queued (queue is platform-wide)."""
+    """1 for the next submission to train, ``None`` when not queued (the platform-wide queue in
+    fair-share order: :mod:`ramp_server.services.scheduling`)."""
     if submission.state != SubmissionState.QUEUED:
         return None
-    return jobs.queue_position(session, submission_id=submission.id)
+    return scheduling.queue_plan(session).positions.get(submission.id)
 
 
 def requeue(session: Session, *, submission: Submission, now: datetime | None = None) -> Submission:
@@ -111,6 +112,9 @@ def requeue(session: Session, *, submission: Submission, now: datetime | None = 
             valid_time=None,
             test_time=None,
             peak_memory_mb=None,
+            charged_s=None,  # one charge per fold: the new run's
+            worker_finished_at=None,
+            notes=None,
         )
     )
     submission.state = SubmissionState.QUEUED

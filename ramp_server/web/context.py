@@ -122,6 +122,25 @@ def memoized(
     return value
 
 
+#: how long a web process reuses the computed queue order (its positions) for every page
+QUEUE_TTL_S = 2.0
+
+
+def queue_positions(request: Request, db: Session) -> dict[int, int]:
+    """``{submission id: queue position}`` in fair-share order, computed at most every
+    :data:`QUEUE_TTL_S` seconds per web process (300 participants polling their submission pages
+    share one computation)."""
+    from ramp_server.services import scheduling
+
+    cached = getattr(request.app.state, "queue_positions", None)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < QUEUE_TTL_S:
+        return cached[1]
+    positions = scheduling.queue_plan(db).positions
+    request.app.state.queue_positions = (now, positions)
+    return positions
+
+
 def public_page(
     request: Request,
     db: Session,

@@ -23,13 +23,17 @@ MAX_POINTS = 1500
 
 
 def event_charts(db: Session, event: Event) -> dict[str, Markup]:
-    """``{"scores", "hybrid", "contributivity"}``: the three charts of the event page."""
+    """``{"scores", "hybrid", "contributivity", "contributivity_history"}``: the event page's
+    charts."""
     spec = official_spec(event)
     history = leaderboards.score_history(db, event=event)
     return {
         "scores": scores_over_time(history, spec),
         "hybrid": hybrid_over_time(blends.blend_history(db, event=event), history, spec),
         "contributivity": contributivity_chart(blends.top_contributions(db, event=event)),
+        "contributivity_history": contributivity_history_chart(
+            blends.contributivity_over_time(db, event=event)
+        ),
     }
 
 
@@ -102,4 +106,75 @@ def contributivity_chart(rows: list[dict[str, Any]]) -> Markup:
         [(f"{r['user']} / {r['submission']}", r["contributivity"]) for r in rows],
         color=charts.PALETTE[2],
         title="Contributivity to the hybrid model",
+    )
+
+
+def operations_charts(ops: dict[str, Any]) -> dict[str, Markup]:
+    """The operations view's charts: folds finished per bucket over the last hour, and the
+    duration of each recent re-blend."""
+    scored = [(b["start"].timestamp(), float(b["scored"])) for b in ops["throughput"]]
+    failed = [(b["start"].timestamp(), float(b["failed"])) for b in ops["throughput"]]
+    reblends = [
+        (r["computed_at"].timestamp(), float(r["time_s"]))
+        for r in reversed(ops["reblends"])
+        if r["time_s"] is not None
+    ]
+    return {
+        "throughput_chart": charts.xy_chart(
+            [
+                charts.Series("scored", scored, "line", charts.PALETTE[2]),
+                charts.Series("failed", failed, "line", charts.PALETTE[3]),
+            ],
+            y_label="folds per 5 min",
+            empty_text="no fold finished in the last hour",
+            width=560,
+            height=260,
+        ),
+        "reblend_chart": charts.xy_chart(
+            [charts.Series("re-blend", reblends, "points", charts.PALETTE[0])],
+            y_label="seconds",
+            empty_text="no re-blend yet",
+            width=560,
+            height=260,
+        ),
+    }
+
+
+def contributivity_history_chart(data: dict[str, Any]) -> Markup:
+    """The largest contributivities at each re-blend: how a submission's share changed as
+    others arrived (a slight improvement of it takes most of it over)."""
+    times = {b["blend_id"]: b["computed_at"].timestamp() for b in data["blends"]}
+    series = [
+        charts.Series(
+            f"{s['user']} / {s['submission']}",
+            [(times[p["blend_id"]], p["contributivity"]) for p in s["points"]],
+            "step",
+            charts.PALETTE[i % len(charts.PALETTE)],
+        )
+        for i, s in enumerate(data["series"])
+    ]
+    return charts.xy_chart(
+        series,
+        y_label="contributivity",
+        title="Contributivity at each re-blend",
+        empty_text="no blend computed yet",
+        width=1100,
+        height=300,
+    )
+
+
+def submission_contributivity_chart(points: list[dict[str, Any]]) -> Markup:
+    """One submission's contributivity (and historical contributivity) at each re-blend."""
+    own = [(p["computed_at"].timestamp(), p["contributivity"]) for p in points]
+    hist = [(p["computed_at"].timestamp(), p["historical_contributivity"]) for p in points]
+    return charts.xy_chart(
+        [
+            charts.Series("contributivity", own, "step", charts.PALETTE[2]),
+            charts.Series("historical (credits)", hist, "step", charts.PALETTE[4]),
+        ],
+        y_label="share of the hybrid model",
+        title="Contributivity over time",
+        empty_text="not in a blend yet",
+        width=560,
+        height=240,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -24,8 +25,9 @@ def pygments_css() -> str:
     return _FORMATTER.get_style_defs(".hl")
 
 
-def status(db: Session, sub: Submission) -> dict:
-    """The live state of a submission (what the page polls)."""
+def status(db: Session, sub: Submission, *, positions: Mapping[int, int] | None = None) -> dict:
+    """The live state of a submission (what the page polls); ``positions``: the queue's
+    (``web.context.queue_positions``), else computed for this submission alone."""
     folds = list(sub.folds)
     n_folds = len(folds) or sub.event.n_folds
     done = sum(f.state == FoldState.SCORED for f in folds)
@@ -50,9 +52,15 @@ def status(db: Session, sub: Submission) -> dict:
                 "test_time": f.test_time,
                 "peak_memory_mb": f.peak_memory_mb,
                 "error_kind": f.error_kind.value if f.error_kind else None,
+                "notes": f.notes or [],
             }
         )
-    position = submissions.queue_position(db, submission=sub)
+    if sub.state != SubmissionState.QUEUED:
+        position = None
+    elif positions is not None:
+        position = positions.get(sub.id)
+    else:
+        position = submissions.queue_position(db, submission=sub)
     state = sub.state.value
     if sub.state == SubmissionState.SCORED:
         text, fraction = f"scored on {n_folds} folds", float(n_folds)

@@ -20,9 +20,15 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def fmt_datetime(value: datetime | None) -> str:
+def fmt_datetime(value: datetime | str | None) -> str:
+    """``2026-05-01 14:02 UTC`` of a datetime or of its ISO text (JSON columns hold text)."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return _as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from blend_helpers import random_folds
 
 from ramp_server.blending.bootstrap import bootstrap_ci
 from ramp_server.blending.extras import blend_extras
@@ -11,6 +10,8 @@ from ramp_server.blending.hybrid import FoldInput, blend
 from ramp_server.blending.incremental import IncrementalBlender
 from ramp_server.blending.scores import accuracy
 from ramp_server.blending.shapley import HybridGame, shapley_values
+
+from blend_helpers import random_folds
 
 
 def _case(K=10, seed=0):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from blend_helpers import RAMPWF_SCORE_TYPES, random_folds
 
 from ramp_server.blending.hybrid import FoldInput, blend
 from ramp_server.blending.incremental import IncrementalBlender
 from ramp_server.blending.scores import accuracy, from_rampwf, negative_log_likelihood
+
+from blend_helpers import RAMPWF_SCORE_TYPES, random_folds
 
 
 def assert_identical(ours, ref):

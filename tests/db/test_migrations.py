@@ -101,7 +101,7 @@ def test_revision_0002_adds_blend_requests_and_intervals_and_downgrades_keeping_
             assert conn.exec_driver_sql("SELECT value FROM scores").scalar() == 0.7
 
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0002"
+        assert current_revision(engine) == head_revision()
         with engine.connect() as conn:
             assert conn.execute(select(Score.value, Score.ci_low, Score.ci_high)).one() == (
                 0.7,
@@ -111,4 +111,53 @@ def test_revision_0002_adds_blend_requests_and_intervals_and_downgrades_keeping_
             assert conn.scalar(select(Event.blend_requested_at)) is None
     finally:
         upgrade(engine)
+        engine.dispose()
+
+
+def test_revision_0003_charges_scored_folds_and_downgrades_keeping_rows(db_url):
+    """0003: fold ``charged_s`` (filled for folds already scored), ``worker_finished_at`` and
+    ``notes``; event budgets; the ``engine_workers`` table. Down and up again keep the rows."""
+    from sqlalchemy import insert, select
+
+    from ramp_server.db.migrate import downgrade
+    from ramp_server.db.models import Event, Submission, SubmissionFold, User
+
+    engine = make_engine(url=db_url)
+    try:
+        downgrade(engine, "0002")
+        with engine.begin() as conn:
+            conn.execute(insert(User).values(id=1, name="ann", email="a@x.org", password_hash="x"))
+            conn.exec_driver_sql(
+                "INSERT INTO events (id, name, title, description, kit_dir, n_folds, cv_seed, "
+                "n_train, n_test, min_delay_s, upload_max_bytes, fold_time_limit_s, "
+                "memory_limit_mb, uses_gpu, max_n_ensemble, approval_required, "
+                "leaderboard_visibility, closed, score_types, official_score_name, created_at) "
+                "VALUES (1, 'ev', 'Ev', '', 'k', 2, 42, 0, 0, 0, 1000, 60, 1000, false, 80, "
+                "false, 'public', false, '[]', 'acc', '2026-01-01 00:00:00')"
+            )
+            conn.execute(insert(Submission.__table__).values(id=1, event_id=1, user_id=1, name="s"))
+            for fold, state in ((0, "scored"), (1, "queued")):
+                conn.exec_driver_sql(
+                    "INSERT INTO submission_folds (submission_id, fold, state, attempts, "
+                    f"train_time, valid_time, test_time) VALUES (1, {fold}, '{state}', 1, "
+                    "10.0, 1.5, 0.5)"
+                )
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            charged = dict(
+                conn.execute(select(SubmissionFold.fold, SubmissionFold.charged_s)).all()
+            )
+            assert charged == {0: 12.0, 1: None}  # what the scored fold ran; the queued nothing
+            assert conn.execute(select(Event.max_running_folds)).scalar() is None
+        assert "engine_workers" in inspect(engine).get_table_names()
+        downgrade(engine, "0002")
+        assert "engine_workers" not in inspect(engine).get_table_names()
+        assert "charged_s" not in {
+            c["name"] for c in inspect(engine).get_columns("submission_folds")
+        }
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM submission_folds").scalar() == 2
+    finally:
         engine.dispose()

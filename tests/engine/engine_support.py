@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from ramp_server.engine.sandbox_policy import SandboxLimits
+
+from ramp_test_plugin import free_port
+
+BIN = Path(sys.executable).parent
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
 #: a value planted in the workers' environment and the storage directory; must never leak
@@ -68,3 +79,83 @@ def sandbox_processes() -> list[int]:
             except OSError:
                 continue
     return out
+
+
+class Processes:
+    """The deployed shape as named subprocesses (``scheduler``, ``worker``, ``web``,
+    ``dispatcher``; more workers as ``worker-<x>``), their logs in ``tmp``; all stopped at the
+    end (:meth:`stop_all`)."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.tmp, self.env, self.procs = tmp, env, {}
+        self.scheduler_port, self.web_port = free_port(), free_port()
+        self.scheduler = f"tcp://127.0.0.1:{self.scheduler_port}"
+        self.url = f"http://127.0.0.1:{self.web_port}"
+
+    def start(self, name: str, *extra: str, env: dict[str, str] | None = None) -> None:
+        """Start ``name`` (a ``worker-<x>`` is one more worker) with ``extra`` arguments."""
+        kind = "worker" if name.startswith("worker") else name
+        argv = {
+            "scheduler": [BIN / "dask", "scheduler", "--host", "127.0.0.1"]
+            + ["--port", str(self.scheduler_port), "--no-dashboard"],
+            # --no-nanny: killing the worker kills it for good (a nanny would restart it)
+            "worker": [BIN / "dask", "worker", self.scheduler, "--nthreads", "2"]
+            + ["--no-nanny", "--no-dashboard"],
+            "web": [BIN / "ramp-server", "serve", "--no-dispatcher"]
+            + ["--host", "127.0.0.1", "--port", str(self.web_port)],
+            "dispatcher": [BIN / "ramp-server", "dispatch", "--scheduler", self.scheduler],
+        }[kind] + list(extra)
+        log = (self.tmp / f"{name}.log").open("a")
+        self.procs[name] = subprocess.Popen(
+            [str(a) for a in argv],
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited ({proc.returncode}):\n{self.log(name)}")
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def stop_all(self) -> None:
+        order = ["dispatcher", "web", *sorted(n for n in self.procs if n.startswith("worker"))]
+        for name in [*order, "scheduler"]:
+            if name in self.procs:
+                proc = self.procs.pop(name)
+                if proc.poll() is None:
+                    os.kill(proc.pid, signal.SIGCONT)  # a frozen process must be able to die
+                    proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, procs: Processes):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.check_alive()
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    logs = "\n".join(f"--- {n}\n{procs.log(n)}" for n in sorted(procs.procs))
+    raise AssertionError(f"not within {timeout} s: {what}\n{logs}")
+
+
+def web_up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
-from ramp_server.blending.store import PredictionCache
 from ramp_server.db.models import Blend, Submission
 from ramp_server.engine.blend_requests import BlendRequestPoller
 from ramp_server.engine.reblender import Reblender
@@ -35,9 +34,7 @@ def test_a_request_made_while_a_blend_runs_is_not_lost(
     ids = create_scored_submissions(
         session, settings=settings, event=event, user_id=create_test_user(session, "alice").id, n=3
     )
-    reblender = Reblender(
-        settings, session_factory=session_factory, debounce_s=0.0, cache=PredictionCache()
-    )
+    reblender = Reblender(settings, session_factory=session_factory, debounce_s=0.0)
     poller = BlendRequestPoller(reblender, session_factory=session_factory, poll_s=0.05)
     at_write = threading.Event()
 
@@ -94,9 +91,7 @@ def test_the_poller_blends_a_mark_left_by_another_process_and_retries_a_failed_b
     labels = storage.public_dir(event.name) / "train_labels.npy"
     hidden = labels.with_suffix(".hidden")
     labels.rename(hidden)  # the blend fails until the file is back
-    reblender = Reblender(
-        settings, session_factory=session_factory, debounce_s=0.0, cache=PredictionCache()
-    )
+    reblender = Reblender(settings, session_factory=session_factory, debounce_s=0.0)
     poller = BlendRequestPoller(
         reblender, session_factory=session_factory, poll_s=0.05, retry_s=0.2
     )

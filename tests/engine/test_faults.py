@@ -9,11 +9,7 @@ exactly one score row per fold and score type, and the hybrid model must cover t
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,10 +21,9 @@ from ramp_server.services.accounts import create_api_token
 from ramp_server.services.blend_requests import blend_request_of
 from ramp_server.services.participants import join_event
 
-from engine_support import SUBMISSIONS, sandbox_processes
-from ramp_test_plugin import create_test_user, free_port
+from engine_support import SUBMISSIONS, Processes, sandbox_processes, wait_until, web_up
+from ramp_test_plugin import create_test_user
 
-BIN = Path(sys.executable).parent
 #: (name, folder): one slow enough (about 20 s per fold) to be caught training three times
 SUBMITTED = (("slow_one", "slower"), ("quick_one", "quick"), ("quick_two", "quick"))
 
@@ -41,78 +36,6 @@ def _folder(name: str, tmp: Path) -> Path:
     for p in (SUBMISSIONS / "slow").glob("*.py"):
         (slower / p.name).write_text(p.read_text().replace("N_STEPS = 12", "N_STEPS = 40"))
     return slower
-
-
-class Processes:
-    """Named subprocesses with their logs in ``tmp``; all killed at the end."""
-
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
-        self.tmp, self.env, self.procs = tmp, env, {}
-        self.scheduler_port, self.web_port = free_port(), free_port()
-        self.scheduler = f"tcp://127.0.0.1:{self.scheduler_port}"
-        self.url = f"http://127.0.0.1:{self.web_port}"
-
-    def start(self, name: str) -> None:
-        argv = {
-            "scheduler": [BIN / "dask", "scheduler", "--host", "127.0.0.1"]
-            + ["--port", str(self.scheduler_port), "--no-dashboard"],
-            # --no-nanny: killing the worker kills it for good (a nanny would restart it)
-            "worker": [BIN / "dask", "worker", self.scheduler, "--nthreads", "2"]
-            + ["--no-nanny", "--no-dashboard"],
-            "web": [BIN / "ramp-server", "serve", "--no-dispatcher"]
-            + ["--host", "127.0.0.1", "--port", str(self.web_port)],
-            "dispatcher": [BIN / "ramp-server", "dispatch", "--scheduler", self.scheduler],
-        }[name]
-        log = (self.tmp / f"{name}.log").open("a")
-        self.procs[name] = subprocess.Popen(
-            [str(a) for a in argv], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-
-    def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise AssertionError(f"{name} exited ({proc.returncode}):\n{self.log(name)}")
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def stop_all(self) -> None:
-        for name in ("dispatcher", "web", "worker", "scheduler"):
-            if name in self.procs:
-                proc = self.procs.pop(name)
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def _wait(predicate: Callable[[], object], timeout: float, what: str, procs: Processes):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        procs.check_alive()
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    logs = "\n".join(
-        f"--- {n}\n{procs.log(n)}" for n in ("web", "dispatcher", "worker", "scheduler")
-    )
-    raise AssertionError(f"not within {timeout} s: {what}\n{logs}")
-
-
-def _web_up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _training_with_progress(
@@ -169,7 +92,7 @@ def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_not
     try:
         for name in ("scheduler", "worker", "web", "dispatcher"):
             procs.start(name)
-        _wait(lambda: _web_up(procs.url), 60, "the web server answers", procs)
+        wait_until(lambda: web_up(procs.url), 60, "the web server answers", procs)
         auth = {"Authorization": f"Bearer {token}"}
         ids = []
         for name, folder in SUBMITTED:
@@ -189,13 +112,15 @@ def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_not
         slow = ids[0]
 
         # 1. the web server dies mid-training and comes back on the same port
-        _wait(lambda: _training_with_progress(session_factory, slow), 120, "slow trains", procs)
+        wait_until(
+            lambda: _training_with_progress(session_factory, slow), 120, "slow trains", procs
+        )
         procs.kill("web")
         procs.start("web")
-        _wait(lambda: _web_up(procs.url), 60, "the restarted web server answers", procs)
+        wait_until(lambda: web_up(procs.url), 60, "the restarted web server answers", procs)
 
         # 2. the dispatcher dies mid-training (its folds stay `training`) and comes back
-        running = _wait(
+        running = wait_until(
             lambda: _training_with_progress(session_factory, slow), 120, "slow trains", procs
         )
         procs.kill("dispatcher")
@@ -204,7 +129,7 @@ def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_not
         # 3. the Dask worker dies while training a fold the new dispatcher started; a new
         # worker joins the scheduler and trains it again
         old_keys = frozenset(key for _, key, _ in running)
-        fold_id, _, killed_worker = _wait(
+        fold_id, _, killed_worker = wait_until(
             lambda: _training_with_progress(session_factory, slow, not_keys=old_keys),
             120,
             "slow trains again, started by the new dispatcher",
@@ -213,7 +138,7 @@ def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_not
         procs.kill("worker")
         procs.start("worker")
 
-        _wait(
+        wait_until(
             lambda: _all_scored_and_blended(session_factory, event.id, len(ids)),
             300,
             "every submission scored and blended",

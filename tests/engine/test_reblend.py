@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from ramp_server.blending.hybrid import FoldInput, blend
-from ramp_server.blending.store import PredictionCache, read_fold_predictions
+from ramp_server.blending.store import read_fold_predictions
 from ramp_server.db.models import (
     Blend,
     Submission,
@@ -100,7 +100,7 @@ def test_reblend_writes_contributivities_credits_and_a_blend_row(session, settin
     )
     session.commit()
 
-    summary = reblend_event(session, settings=settings, event_id=event.id, cache=PredictionCache())
+    summary = reblend_event(session, settings=settings, event_id=event.id)
     ids = [s.id for s in subs[:4]]
     ref = _from_scratch(settings, event, ids)
     assert summary.picks == [[ids[i] for i in p] for p in ref.picks]
@@ -134,9 +134,7 @@ def test_reblend_writes_contributivities_credits_and_a_blend_row(session, settin
 def test_background_reblender_coalesces_requests_and_follows_new_submissions(
     session, session_factory, settings, event
 ):
-    reblender = Reblender(
-        settings, session_factory=session_factory, debounce_s=0.3, cache=PredictionCache()
-    )
+    reblender = Reblender(settings, session_factory=session_factory, debounce_s=0.3)
 
     def on_scored(*, event_id, submission_id):
         reblender.request(event_id)
@@ -173,3 +171,117 @@ def test_background_reblender_coalesces_requests_and_follows_new_submissions(
         assert not reblender.errors
     finally:
         reblender.stop()
+
+
+def _record(session, settings, event, sub, proba_of):
+    """Report every fold of ``sub`` with the predictions ``proba_of(y)`` (as the engine does)."""
+    from ramp_server.services import results
+    from ramp_server.services.predictions import event_labels
+
+    y_train, y_test = event_labels(settings=settings, event=event)
+    for k, valid in enumerate(event_folds(settings=settings, event=event).valid):
+        results.record_fold_result(
+            session,
+            settings=settings,
+            submission_id=sub.id,
+            fold=k,
+            valid_proba=proba_of(y_train[valid], k, "valid"),
+            test_proba=proba_of(y_test, k, "test"),
+            train_time=1.0,
+            valid_time=0.1,
+            test_time=0.1,
+        )
+
+
+def test_the_hybrid_is_written_first_and_its_extras_apart_with_their_own_time(
+    session, settings, event
+):
+    from ramp_server.engine.reblend import LiveBlend, blend_event, blend_event_extras
+
+    subs = _add_submissions(session, event, 3)
+    _score(session, settings, event, subs)
+    live = LiveBlend()
+    first = blend_event(session, settings=settings, event_id=event.id, live=live)
+    session.expire_all()
+    row = session.get(Blend, first.blend_id)
+    assert row.combined_valid is not None and row.duration_s > 0
+    assert row.extras_at is None and row.nested_valid is None  # not yet: step 2
+    assert "shapley" not in row.details
+    assert {s.id: s.contributivity for s in subs} == pytest.approx(
+        {s.id: session.get(Submission, s.id).contributivity for s in subs}
+    )
+    extras = blend_event_extras(session, settings=settings, live=live)
+    assert extras is not None and blend_event_extras(session, settings=settings, live=live) is None
+    session.expire_all()
+    row = session.get(Blend, first.blend_id)
+    assert row.extras_at is not None and row.nested_valid is not None
+    assert set(row.details["extras"]["time_s"]) >= {"shapley", "bootstrap"}
+    shap = row.details["shapley"]
+    total = sum(session.get(Submission, s.id).shapley or 0.0 for s in subs)
+    assert total == pytest.approx(shap["full_value"] - shap["empty_value"], abs=1e-9)
+
+    # a new submission: the kept paths are extended, not recomputed; same result as from scratch
+    more = _add_submissions(session, event, 1, start=3)
+    _score(session, settings, event, more, seed=2)
+    second = blend_event(session, settings=settings, event_id=event.id, live=live)
+    ids = [s.id for s in subs + more]
+    ref = _from_scratch(settings, event, ids)
+    assert second.picks == [[ids[i] for i in p] for p in ref.picks]
+    assert second.combined_valid == ref.combined_valid
+    assert len(second.changed_from) == event.n_folds
+    session.expire_all()
+    newest = session.get(Blend, second.blend_id)
+    assert newest.extras_at is None  # the page shows the previous blend's extras meanwhile
+    from ramp_server.services import blends
+
+    assert blends.latest_extras(session, event_id=event.id).id == first.blend_id
+
+
+def test_contributivity_history_shows_a_predecessor_losing_its_share_to_an_improvement(
+    session, settings, event
+):
+    """The seed event's story: the second-best model held 37 % and fell to 2 % once a slight
+    improvement of it arrived. Here: model A, then B (another approach), then A2 = A slightly
+    better (the same errors, a bit more mass on the truth) takes A's place in the blend."""
+    from ramp_server.engine.reblend import LiveBlend, reblend_event
+    from ramp_server.services import blends
+
+    rng_noise = {}
+
+    def model(seed, quality):
+        def proba(y, k, split):
+            key = (seed, k, split == "test")
+            if key not in rng_noise:
+                rng_noise[key] = np.random.default_rng(key).dirichlet(np.full(18, 0.3), len(y))
+            return quality * np.eye(18)[y] + (1 - quality) * rng_noise[key]
+
+        return proba
+
+    live = LiveBlend()
+    a, b, a2 = _add_submissions(session, event, 3)
+    _record(session, settings, event, a, model(1, 0.30))
+    reblend_event(session, settings=settings, event_id=event.id, live=live, nested=False)
+    _record(session, settings, event, b, model(2, 0.28))
+    reblend_event(session, settings=settings, event_id=event.id, live=live, nested=False)
+    session.expire_all()
+    before = session.get(Submission, a.id).contributivity
+    _record(session, settings, event, a2, model(1, 0.34))  # A's errors, a little less often
+    reblend_event(session, settings=settings, event_id=event.id, live=live, nested=False)
+    session.expire_all()
+    after = session.get(Submission, a.id).contributivity
+    assert before > 0.2 and after < before / 2, (before, after)
+    assert session.get(Submission, a2.id).contributivity > after
+
+    history = blends.contributivity_history(session, submission=session.get(Submission, a.id))
+    assert [round(p["contributivity"], 6) for p in history] == [
+        1.0,
+        round(before, 6),
+        round(after, 6),
+    ]
+    over_time = blends.contributivity_over_time(session, event=event)
+    assert len(over_time["blends"]) == 3
+    series = {s["submission_id"]: s for s in over_time["series"]}
+    assert [p["contributivity"] for p in series[a.id]["points"]] == pytest.approx(
+        [1.0, before, after]
+    )
+    assert len(series[a2.id]["points"]) == 1  # it exists only in the last blend

@@ -11,30 +11,9 @@ from fastapi.testclient import TestClient
 
 from ramp_server.db.models import EventParticipant, Submission, User
 
-from ramp_test_plugin import read_starting_kit
-from web_helpers import PASSWORD, join, post_form, signup
+from web_helpers import join, make_admin, post_form, queue_one, signup
 
 SQLITE_ONLY = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
-
-
-def make_admin(session, client: TestClient, name: str = "root") -> None:  # noqa: ANN001
-    signup(client, name)
-    user = session.query(User).filter_by(name=name).one()
-    user.is_admin = True
-    session.commit()
-
-
-def queue_one(session, settings, event, name: str = "queued") -> Submission:  # noqa: ANN001
-    from ramp_server.services import accounts, participants, submissions
-
-    user = accounts.sign_up(
-        session, name=f"u_{name}", email=f"{name}@example.org", password=PASSWORD
-    )
-    participants.join_event(session, event=event, user=user)
-    session.commit()
-    return submissions.submit(
-        session, settings=settings, event=event, user=user, name=name, files=read_starting_kit()
-    )
 
 
 def test_admin_pages_are_forbidden_to_participants_and_anonymous(client, event):

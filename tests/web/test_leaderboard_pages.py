@@ -241,3 +241,30 @@ def test_a_withdrawal_shows_re_blend_pending_until_the_dispatcher_blends(
     assert summary.n_submissions == len(scored) - 1
     for path in ("/events/spipoll", "/events/spipoll/leaderboard"):
         assert "re-blend pending" not in client.get(path).text
+
+
+def test_pages_and_api_show_contributivity_over_time_and_when_the_extras_were_computed(
+    client, event, scored, session, settings
+):
+    from ramp_server.engine.reblend import LiveBlend, blend_event, blend_event_extras
+
+    live = LiveBlend()
+    blend_event(session, settings=settings, event_id=event.id, live=live)
+    page = client.get("/events/spipoll").text
+    assert 'id="contributivity-history"' in page and 'id="blend-extras"' not in page
+    blend_event_extras(session, settings=settings, live=live)
+    page = client.get("/events/spipoll").text
+    assert re.search(r'id="blend-extras">Honest \(nested\) hybrid score [0-9.]+', page)
+    assert "Shapley values and intervals as of" in page
+
+    over_time = client.get("/api/events/spipoll/contributivity").json()
+    assert len(over_time["blends"]) == 1
+    assert {s["submission_id"] for s in over_time["series"]} <= set(scored)
+    shares = {s["submission_id"]: s["points"][-1]["contributivity"] for s in over_time["series"]}
+    for sid in (scored[0], scored[2]):  # alice's own submissions
+        history = client.get(f"/api/submissions/{sid}/contributivity").json()
+        assert [p["contributivity"] for p in history] == ([shares[sid]] if sid in shares else [])
+        sub_page = client.get(f"/submissions/{sid}").text
+        assert 'id="contributivity-over-time"' in sub_page and 'id="shapley"' in sub_page
+    # bob's submission is not alice's to see before the collaborative phase
+    assert client.get(f"/api/submissions/{scored[1]}/contributivity").status_code == 403

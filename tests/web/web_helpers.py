@@ -83,3 +83,27 @@ def score_submission(session, settings, submission_id: int, *, seed: int = 0) ->
         test_time=0.3,
         peak_memory_mb=512.0,
     )
+
+
+def make_admin(session, client: TestClient, name: str = "root") -> None:  # noqa: ANN001
+    signup(client, name)
+    from ramp_server.db.models import User
+
+    user = session.query(User).filter_by(name=name).one()
+    user.is_admin = True
+    session.commit()
+
+
+def queue_one(session, settings, event, name: str = "queued"):  # noqa: ANN001, ANN201
+    from ramp_server.services import accounts, participants, submissions
+
+    from ramp_test_plugin import read_starting_kit
+
+    user = accounts.sign_up(
+        session, name=f"u_{name}", email=f"{name}@example.org", password=PASSWORD
+    )
+    participants.join_event(session, event=event, user=user)
+    session.commit()
+    return submissions.submit(
+        session, settings=settings, event=event, user=user, name=name, files=read_starting_kit()
+    )

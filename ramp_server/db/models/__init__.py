@@ -21,7 +21,13 @@ from __future__ import annotations
 
 from ramp_server.db.models.accounts import ApiToken, LoginAttempt, PasswordResetToken, User
 from ramp_server.db.models.base import Base, UTCDateTime, utcnow
-from ramp_server.db.models.collaboration import Blend, Interaction, SubmissionCredit
+from ramp_server.db.models.collaboration import (
+    Blend,
+    BlendContribution,
+    Interaction,
+    SubmissionCredit,
+)
+from ramp_server.db.models.engine import EngineWorker
 from ramp_server.db.models.enums import (
     ErrorKind,
     FoldState,
@@ -37,7 +43,9 @@ __all__ = [
     "ApiToken",
     "Base",
     "Blend",
+    "BlendContribution",
     "CVFold",
+    "EngineWorker",
     "ErrorKind",
     "Event",
     "EventInvitation",

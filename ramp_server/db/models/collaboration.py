@@ -28,7 +28,28 @@ class Blend(Base):
     foldwise_best_valid: Mapped[float | None] = mapped_column(Float, nullable=True)
     foldwise_best_test: Mapped[float | None] = mapped_column(Float, nullable=True)
     nested_valid: Mapped[float | None] = mapped_column(Float, nullable=True)  # honest estimate
+    #: seconds the re-blend took, from reading the submissions to writing this row
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: when its extras (Shapley values, nested score, intervals) were written; None: not yet
+    extras_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class BlendContribution(Base):
+    """A submission's share of one blend (rows only where a share is not 0): how a
+    submission's contributivity changed as others arrived."""
+
+    __tablename__ = "blend_contributions"
+    __table_args__ = (
+        UniqueConstraint("blend_id", "submission_id"),
+        Index(None, "submission_id", "blend_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    blend_id: Mapped[int] = mapped_column(ForeignKey("blends.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    contributivity: Mapped[float] = mapped_column(Float)
+    historical_contributivity: Mapped[float] = mapped_column(Float)
 
 
 class SubmissionCredit(Base):

@@ -116,6 +116,13 @@ class SubmissionFold(Base):
     traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: latest progress report: {"epoch": e, "n_epochs": E, "metrics": {...}}
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: worker seconds charged to the participant for this fold (fair share, budgets): the
+    #: attempt that ended it; a platform fault is never charged
+    charged_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: when the worker finished the fold (``finished_at`` is when its score was recorded)
+    worker_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: what happened to earlier attempts: [{"at": iso, "attempt": n, "worker": w, "what": text}]
+    notes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     submission: Mapped[Submission] = relationship(back_populates="folds")
 

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-import importlib
-
 from fastapi import FastAPI
 
-#: route modules, each exposing ``router``; a module not written yet is skipped
+from ramp_server.web.routes import (
+    accounts,
+    admin,
+    api,
+    events,
+    health,
+    leaderboards,
+    metrics,
+    submission_page,
+    submit,
+)
+
+#: the route modules, each exposing ``router``, in mounting order
 ROUTE_MODULES = (
-    "accounts",
-    "events",
-    "submit",
-    "submission_page",
-    "leaderboards",
-    "admin",
-    "api",
-    "health",
+    accounts,
+    events,
+    submit,
+    submission_page,
+    leaderboards,
+    admin,
+    api,
+    health,
+    metrics,
 )
 
 
 def include_routes(app: FastAPI) -> None:
-    for name in ROUTE_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{name}":
-                continue
-            raise
+    for module in ROUTE_MODULES:
         app.include_router(module.router)

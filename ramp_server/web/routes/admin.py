@@ -20,7 +20,7 @@ from ramp_server.services import (
     participants,
     users,
 )
-from ramp_server.web import access
+from ramp_server.web import access, event_charts
 from ramp_server.web.context import event_context
 from ramp_server.web.deps import AdminUser, Csrf, Db
 from ramp_server.web.templating import flash, render
@@ -78,6 +78,16 @@ def event_admin(request: Request, db: Db, user: AdminUser, name: str) -> Respons
         counts=event_stats.submission_state_counts(db, event=event),
     )
     return render(request, "admin/event.html", ctx)
+
+
+@router.get("/events/{name}/operations")
+def operations_page(request: Request, db: Db, user: AdminUser, name: str) -> Response:
+    """The organisers' operations view: queue, workers, retried folds, throughput, re-blends."""
+    event = access.get_event(db, name)
+    ops = operations.event_operations(db, event=event)
+    ctx = event_context(request, db, event, user, "operations")
+    ctx.update(ops=ops, **event_charts.operations_charts(ops))
+    return render(request, "admin/operations.html", ctx)
 
 
 @router.post("/events/{name}/participants/{user_id}/approve", dependencies=[Csrf])

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -18,14 +19,16 @@ from starlette.concurrency import run_in_threadpool
 from ramp_server.db.models import Event, InteractionKind
 from ramp_server.services import (
     accounts,
+    blends,
     collaboration,
     events,
     leaderboards,
+    operations,
     participants,
     submissions,
 )
 from ramp_server.web import access, submission_view
-from ramp_server.web.context import public_page
+from ramp_server.web.context import public_page, queue_positions
 from ramp_server.web.deps import Csrf, CurrentUser, Db, OptionalUser
 from ramp_server.web.templating import render
 from ramp_server.web.upload_form import UploadRejected, read_upload
@@ -191,6 +194,36 @@ def leaderboard(
     )
 
 
+@router.get("/events/{name}/contributivity")
+def event_contributivity(db: Db, user: OptionalUser, name: str, top: int = 8) -> Any:
+    """How the largest contributivities changed over the event: every re-blend (``blends``)
+    and, for the ``top`` submissions by their largest share, their share of each."""
+    event = access.get_event(db, name)
+    if not access.can_see_public_leaderboard(db, event, user):
+        raise HTTPException(403 if user else 401, "this event's leaderboard is not visible to you")
+    return jsonable_encoder(blends.contributivity_over_time(db, event=event, top=min(top, 50)))
+
+
+@router.get("/submissions/{submission_id}/contributivity")
+def submission_contributivity(db: Db, user: CurrentUser, submission_id: int) -> Any:
+    """The submission's contributivity and historical contributivity at every re-blend since
+    it was first blended."""
+    sub = access.get_submission(db, submission_id)
+    if not access.can_see_submission(db, sub, user):
+        raise HTTPException(403, "this submission belongs to another participant")
+    return jsonable_encoder(blends.contributivity_history(db, submission=sub))
+
+
+@router.get("/events/{name}/operations")
+def event_operations(db: Db, user: CurrentUser, name: str) -> Any:
+    """The organisers' operations view as JSON (administrators only): queue in run order,
+    workers, retried folds, throughput over the last hour, recent re-blends."""
+    if not user.is_admin:
+        raise HTTPException(403, "administrators only")
+    ops = operations.event_operations(db, event=access.get_event(db, name))
+    return jsonable_encoder(ops)
+
+
 @router.get("/events/{name}/submissions")
 def my_submissions(db: Db, user: CurrentUser, name: str, all: bool = False) -> list[dict]:
     """Your submissions to the event (``all=true``: everyone's, administrators only)."""
@@ -255,18 +288,24 @@ async def create_submission(
             files=contents,
             credits=credit_map,
         )
-        return SubmissionStatus(**submission_view.status(db, sub))
+        return SubmissionStatus(
+            **submission_view.status(db, sub, positions=queue_positions(request, db))
+        )
 
     return await run_in_threadpool(_submit)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionStatus)
-def submission_status(db: Db, user: CurrentUser, submission_id: int) -> SubmissionStatus:
+def submission_status(
+    request: Request, db: Db, user: CurrentUser, submission_id: int
+) -> SubmissionStatus:
     """Live state of a submission (what the submission page polls)."""
     sub = access.get_submission(db, submission_id)
     if not access.can_see_submission(db, sub, user):
         raise HTTPException(403, "this submission belongs to another participant")
-    return SubmissionStatus(**submission_view.status(db, sub))
+    return SubmissionStatus(
+        **submission_view.status(db, sub, positions=queue_positions(request, db))
+    )
 
 
 @router.get("/submissions/{submission_id}/code")
@@ -287,13 +326,17 @@ def submission_code(
 @router.post(
     "/submissions/{submission_id}/cancel", response_model=SubmissionStatus, dependencies=[Csrf]
 )
-def cancel_submission(db: Db, user: CurrentUser, submission_id: int) -> SubmissionStatus:
+def cancel_submission(
+    request: Request, db: Db, user: CurrentUser, submission_id: int
+) -> SubmissionStatus:
     sub = access.get_submission(db, submission_id)
     if sub.user_id != user.id and not user.is_admin:
         raise HTTPException(403, "only the submission's owner or an administrator can cancel it")
     submissions.cancel(db, submission=sub)
     db.commit()
-    return SubmissionStatus(**submission_view.status(db, sub))
+    return SubmissionStatus(
+        **submission_view.status(db, sub, positions=queue_positions(request, db))
+    )
 
 
 def _token_out(token, raw: str | None = None) -> TokenOut:  # noqa: ANN001

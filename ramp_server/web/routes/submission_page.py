@@ -9,10 +9,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from ramp_server.db.models import InteractionKind, Submission, User
-from ramp_server.services import collaboration, exports, submissions
+from ramp_server.services import blends, collaboration, exports, submissions
 from ramp_server.storage import Storage
-from ramp_server.web import access, submission_view
-from ramp_server.web.context import event_context
+from ramp_server.web import access, event_charts, submission_view
+from ramp_server.web.context import event_context, queue_positions
 from ramp_server.web.deps import AdminUser, Csrf, CurrentUser, Db
 from ramp_server.web.templating import flash, render
 
@@ -48,12 +48,16 @@ def submission_page(request: Request, db: Db, user: CurrentUser, submission_id: 
     ctx = event_context(request, db, event, user, "submission")
     ctx.update(
         sub=sub,
-        status=submission_view.status(db, sub),
+        status=submission_view.status(db, sub, positions=queue_positions(request, db)),
         scores=submission_view.score_table(
             db, sub, include_test=access.can_see_private_leaderboard(event, user)
         ),
         code=code,
         credits=collaboration.credits_of(db, submission=sub),
+        contributivity_chart=event_charts.submission_contributivity_chart(
+            blends.contributivity_history(db, submission=sub)
+        ),
+        extras=blends.latest_extras(db, event_id=sub.event_id),
         traceback=traceback,
         pygments_css=submission_view.pygments_css(),
         candidates=collaboration.diff_candidates(
