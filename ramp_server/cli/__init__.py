@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "server",
     "users",
     "events",
+    "teams",
     "submissions",
     "engine",
 )

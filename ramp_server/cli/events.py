@@ -126,6 +126,20 @@ def _rule_flags(p: argparse.ArgumentParser) -> None:
         help="worker seconds each participant may use ('unlimited'); platform faults are free",
     )
     p.add_argument(
+        "--max-team-size",
+        dest="max_team_size",
+        type=_quota,
+        default=d,
+        help="most members of a team ('unlimited')",
+    )
+    p.add_argument(
+        "--team-formation-until",
+        dest="team_formation_until",
+        type=parse_time,
+        default=d,
+        help="teams may form or merge until then ('none': until a team's first submission)",
+    )
+    p.add_argument(
         "--approval-required",
         dest="approval_required",
         action="store_true",

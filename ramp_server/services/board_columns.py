@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from ramp_server.db.models import Event, Score, Split, Submission, SubmissionState, User
+from ramp_server.db.models import Event, Score, Split, Submission, SubmissionState, Team, User
 
 #: what an event page shows for a score type the event does not describe (an old record)
 _UNDESCRIBED = {"precision": 4, "is_lower_better": False}
@@ -93,12 +93,14 @@ def ci_of(row: Any, prefix: str) -> list[float] | None:
 
 def board_base(event: Event, select_from: Any = None) -> Select:
     """Columns of a leaderboard row; joined from ``submissions`` unless ``select_from`` is given
-    (then the caller joins submissions and users)."""
+    (then the caller joins submissions, then :func:`with_submitter`)."""
     query = select(
         Submission.id,
         Submission.name,
         Submission.user_id,
         User.name.label("user"),
+        Submission.team_id,
+        Team.name.label("team"),
         Submission.submitted_at,
         Submission.train_time,
         Submission.valid_time,
@@ -107,10 +109,17 @@ def board_base(event: Event, select_from: Any = None) -> Select:
         Submission.historical_contributivity,
     )
     if select_from is None:
-        query = query.select_from(Submission).join(User, User.id == Submission.user_id)
+        query = with_submitter(query.select_from(Submission))
     else:
         query = query.select_from(select_from)
     return query.where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
+
+
+def with_submitter(query: Select) -> Select:
+    """Join the submission's submitter and team (columns of :func:`board_base`)."""
+    return query.join(User, User.id == Submission.user_id).outerjoin(
+        Team, Team.id == Submission.team_id
+    )
 
 
 def common_fields(row: Any) -> dict[str, Any]:
@@ -119,6 +128,8 @@ def common_fields(row: Any) -> dict[str, Any]:
         "submission_id": row.id,
         "submission": row.name,
         "user": row.user,
+        "team_id": row.team_id,
+        "team": row.team or row.user,
         "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None,
         "train_time": row.train_time,
         "valid_time": row.valid_time,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import (
@@ -87,7 +87,7 @@ def interaction_log(session: Session, *, event: Event, limit: int = 300) -> list
 def credit_candidates(
     session: Session, *, event: Event, user: User, collaborative: bool
 ) -> list[tuple[int, str]]:
-    """Scored submissions the user may credit: own ones, and everyone's in the collaborative
+    """Scored submissions the user may credit: their team's, and everyone's in the collaborative
     phase, as ``(id, label)``.
 
     As on RAMP's credit page, the interaction log suggests what to credit: the submissions the
@@ -101,7 +101,7 @@ def credit_candidates(
         .limit(CANDIDATE_LIMIT)
     )
     if not collaborative:
-        query = query.where(Submission.user_id == user.id)
+        query = query.where(_own_team(session, event=event, user=user))
     looked_at = set(
         session.scalars(
             select(Interaction.submission_id)
@@ -124,8 +124,8 @@ def credit_candidates(
 def diff_candidates(
     session: Session, *, submission: Submission, user: User, see_all: bool
 ) -> list[tuple[int, str]]:
-    """Other submissions of the event that ``user`` may diff ``submission`` against: their own,
-    or everyone's when ``see_all`` (administrators, the collaborative phase)."""
+    """Other submissions of the event that ``user`` may diff ``submission`` against: their
+    team's, or everyone's when ``see_all`` (administrators, the collaborative phase)."""
     query = (
         select(Submission.id, Submission.name, User.name)
         .join(User, User.id == Submission.user_id)
@@ -134,8 +134,17 @@ def diff_candidates(
         .limit(CANDIDATE_LIMIT)
     )
     if not see_all:
-        query = query.where(Submission.user_id == user.id)
+        query = query.where(_own_team(session, event=submission.event, user=user))
     return [(sid, f"{owner} / {name} (#{sid})") for sid, name, owner in session.execute(query)]
+
+
+def _own_team(session: Session, *, event: Event, user: User) -> Any:
+    """WHERE term: the submissions of the user and of their team."""
+    from ramp_server.services import teams
+
+    team = teams.team_of(session, event=event, user=user)
+    mine = Submission.user_id == user.id
+    return mine if team is None else or_(mine, Submission.team_id == team.id)
 
 
 @dataclass

@@ -50,6 +50,8 @@ RULES: dict[str, type | tuple[type, ...]] = {
     "max_n_ensemble": int,
     "max_running_folds": (int, type(None)),
     "worker_time_budget_s": (int, type(None)),
+    "max_team_size": (int, type(None)),
+    "team_formation_until": (datetime, type(None)),
     "approval_required": bool,
     "leaderboard_visibility": (LeaderboardVisibility, str),
     "official_score_name": str,
@@ -62,6 +64,7 @@ _POSITIVE = (
     "max_n_ensemble",
     "max_running_folds",
     "worker_time_budget_s",
+    "max_team_size",
 )
 #: what the kit snapshot keeps besides problem.py (the data goes to the public bundle)
 _KIT_EXTRAS = ("README.md", "requirements.txt", "environment.yml")

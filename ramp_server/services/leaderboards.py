@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ramp_server.db.models import (
@@ -20,8 +20,10 @@ from ramp_server.db.models import (
     Split,
     Submission,
     SubmissionState,
+    Team,
     User,
 )
+from ramp_server.services import teams
 from ramp_server.services.board_columns import (
     bagged_score,
     board_base,
@@ -33,7 +35,8 @@ from ramp_server.services.board_columns import (
     scores_of,
     with_scores,
 )
-from ramp_server.services.scheduling import queue_plan
+from ramp_server.services.scheduling import OWNER_KEY, queue_plan
+from ramp_server.services.teams import with_members
 
 
 def public_leaderboard(
@@ -63,6 +66,7 @@ def public_leaderboard(
             # walks ix_scores_bagged in order and stops after the page
             .join(Submission, Submission.id == key.submission_id + 0)
             .join(User, User.id == Submission.user_id)
+            .outerjoin(Team, Team.id == Submission.team_id)
             .where(key.event_id == event.id, *bagged_score(Split.VALID, sort_by, key))
         )
         query, _ = with_scores(base, event, Split.VALID, "v")
@@ -98,7 +102,7 @@ def public_leaderboard(
         d["scores"] = scores_of(row, event, "v")
         d["ci"] = ci_of(row, "v")
         rows.append(d)
-    return rows
+    return with_members(session, rows)
 
 
 def board_version(session: Session, *, event: Event) -> tuple:
@@ -134,7 +138,8 @@ def best_score(session: Session, *, event: Event) -> float | None:
 def competition_leaderboard(
     session: Session, *, event: Event, include_test: bool = False
 ) -> list[dict[str, Any]]:
-    """One submission per participant: the one they selected, else their best on validation.
+    """One submission per team: the one it selected, else its best on validation; each row
+    with the team's members and its contributivity (the sum of its submissions').
 
     Ranked by the official validation score; with ``include_test`` (private phase) the rows also
     carry test scores and are ranked by the official test score.
@@ -145,7 +150,7 @@ def competition_leaderboard(
         query, tcols = with_scores(query, event, Split.TEST, "t")
     ov = vcols[event.official_score_name]
     pick = func.row_number().over(
-        partition_by=Submission.user_id,
+        partition_by=OWNER_KEY,
         order_by=[Submission.selected_for_competition.desc(), *order_by(ov, official)]
         + [Submission.submitted_at, Submission.id],
     )
@@ -164,7 +169,27 @@ def competition_leaderboard(
         if include_test:
             d["test_scores"], d["test_ci"] = scores_of(row, event, "t"), ci_of(row, "t")
         rows.append(d)
-    return rows
+    shares = team_contributivity(session, event=event)
+    for d in rows:
+        share = shares.get(d["team_id"] if d["team_id"] is not None else -d["user_id"], {})
+        d["team_contributivity"] = share.get("contributivity")
+        d["team_historical_contributivity"] = share.get("historical_contributivity")
+    return with_members(session, rows)
+
+
+def team_contributivity(session: Session, *, event: Event) -> dict[int, dict[str, float]]:
+    """``{team key: {"contributivity", "historical_contributivity"}}``: the sums over each
+    team's scored submissions (a submission outside any team counts under ``-user id``)."""
+    rows = session.execute(
+        select(
+            OWNER_KEY,
+            func.sum(Submission.contributivity),
+            func.sum(Submission.historical_contributivity),
+        )
+        .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
+        .group_by(OWNER_KEY)
+    )
+    return {key: {"contributivity": c, "historical_contributivity": h} for key, c, h in rows}
 
 
 def _index(event: Event) -> int:
@@ -204,19 +229,21 @@ def private_leaderboard(
         d["scores"], d["ci"] = scores_of(row, event, "t"), ci_of(row, "t")
         d["valid_scores"], d["valid_ci"] = scores_of(row, event, "v"), ci_of(row, "v")
         rows.append(d)
-    return rows
+    return with_members(session, rows)
 
 
 def submissions_table(
     session: Session, *, event: Event, user: User | None = None
 ) -> list[dict[str, Any]]:
-    """Every submission (of ``user`` if given) with state, error, bagged valid+test scores and,
-    for queued ones, the platform-wide queue position (1 = next)."""
+    """Every submission (of ``user``'s team, and their own, if given) with state, error,
+    bagged valid+test scores and, for queued ones, the platform-wide queue position (1 =
+    next)."""
     query = (
         select(
             Submission.id,
             Submission.name,
             User.name.label("user"),
+            Team.name.label("team"),
             Submission.state,
             Submission.error_kind,
             Submission.error_message,
@@ -232,10 +259,13 @@ def submissions_table(
             Submission.selected_for_competition,
         )
         .join(User, User.id == Submission.user_id)
+        .outerjoin(Team, Team.id == Submission.team_id)
         .where(Submission.event_id == event.id)
     )
     if user is not None:
-        query = query.where(Submission.user_id == user.id)
+        team = teams.team_of(session, event=event, user=user)
+        mine = Submission.user_id == user.id
+        query = query.where(mine if team is None else or_(mine, Submission.team_id == team.id))
     query, _ = with_scores(query, event, Split.VALID, "v")
     query, _ = with_scores(query, event, Split.TEST, "t")
     query = query.order_by(Submission.submitted_at.desc(), Submission.id.desc())
@@ -252,6 +282,7 @@ def submissions_table(
                 "submission_id": row.id,
                 "submission": row.name,
                 "user": row.user,
+                "team": row.team or row.user,
                 "state": row.state.value,
                 "queue_position": positions.get(row.id),
                 "error_kind": row.error_kind.value if row.error_kind else None,
@@ -276,7 +307,8 @@ def submissions_table(
 
 
 def my_submissions(session: Session, *, event: Event, user: User) -> list[dict[str, Any]]:
-    """The user's submissions, newest first, with queue positions (see :func:`submissions_table`)."""
+    """The submissions of the user's team (theirs and their teammates'), newest first, with
+    queue positions (see :func:`submissions_table`)."""
     rows = submissions_table(session, event=event, user=user)
     for r in rows:
         r.pop("test_scores")  # hidden from participants until the private phase

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import Event, EventInvitation, EventParticipant, User, utcnow
+from ramp_server.services import teams
 from ramp_server.services.events import EventError
 
 
@@ -49,6 +50,7 @@ def join_event(
     )
     session.add(p)
     session.flush()
+    teams.ensure_team(session, event=event, user=user, now=now)  # a team of one
     return p
 
 

@@ -1,7 +1,8 @@
 """Fair share: which queued fold the next free worker takes, and the order the queue runs in.
 
-The next free worker goes to the participant with the least worker time used in the event so
-far among those with queued folds; ties go to the earlier submission. "Used" is the worker
+The next free worker goes to the team (a participant alone is a team of one) with the least
+worker time used in the event so far among those with queued folds; ties go to the earlier
+submission. "Used" is the worker
 seconds charged for finished folds (``submission_folds.charged_s``: a platform fault is never
 charged) plus, for each fold training now, the longer of its elapsed time and the event's
 typical fold time (the mean charged time of its finished folds; :data:`DEFAULT_FOLD_S` before
@@ -10,8 +11,8 @@ free workers over the participants instead of giving them all to the least-used 
 
 One participant's burst of twenty submissions therefore delays another participant's single
 submission by at most about one fold's duration: the single one is next as soon as a worker
-frees. An event may also cap the folds of one participant training at once
-(``events.max_running_folds``) and the worker time a participant may use
+frees. An event may also cap the folds of one team training at once
+(``events.max_running_folds``) and the worker time a team may use
 (``events.worker_time_budget_s``, checked when submitting: :func:`budget_left`).
 
 :func:`queue_plan` is the whole queue in the order it will run (the pages' queue positions, the
@@ -43,8 +44,11 @@ DEFAULT_FOLD_S = 60.0
 #: submission states whose queued folds may be started
 RUNNABLE = (SubmissionState.QUEUED, SubmissionState.TRAINING)
 
-#: who a fold's worker time is charged to: ``(event id, participant)``
+#: who a fold's worker time is charged to: ``(event id, team id)`` (``-user id`` for a
+#: submission made outside any team, as tests and old rows may have)
 Owner = tuple[int, int]
+#: the SQL form of the owner's second part
+OWNER_KEY = func.coalesce(Submission.team_id, -Submission.user_id)
 
 
 @dataclass(frozen=True)
@@ -83,17 +87,17 @@ class QueuePlan:
         return out
 
 
-def _owner(submission_event_id: int, user_id: int) -> Owner:
-    return (submission_event_id, user_id)
+def _owner(event_id: int, key: int) -> Owner:
+    return (event_id, key)
 
 
 def charged_seconds(session: Session, *, event_id: int | None = None) -> dict[Owner, float]:
-    """Worker seconds charged per participant (finished folds only)."""
+    """Worker seconds charged per team (finished folds only)."""
     query = (
-        select(Submission.event_id, Submission.user_id, func.sum(SubmissionFold.charged_s))
+        select(Submission.event_id, OWNER_KEY, func.sum(SubmissionFold.charged_s))
         .join(Submission, Submission.id == SubmissionFold.submission_id)
         .where(SubmissionFold.charged_s.is_not(None))
-        .group_by(Submission.event_id, Submission.user_id)
+        .group_by(Submission.event_id, OWNER_KEY)
     )
     if event_id is not None:
         query = query.where(Submission.event_id == event_id)
@@ -113,7 +117,7 @@ def typical_fold_seconds(session: Session) -> dict[int, float]:
 
 def _running(session: Session) -> list[tuple[Owner, datetime | None]]:
     rows = session.execute(
-        select(Submission.event_id, Submission.user_id, SubmissionFold.started_at)
+        select(Submission.event_id, OWNER_KEY, SubmissionFold.started_at)
         .join(Submission, Submission.id == SubmissionFold.submission_id)
         .where(SubmissionFold.state == FoldState.TRAINING)
     )
@@ -130,7 +134,7 @@ def _queued(session: Session, *, per_owner: int | None) -> list[tuple[FoldTicket
         SubmissionFold.attempts,
         Submission.id.label("submission_id"),
         Submission.name.label("submission_name"),
-        Submission.user_id,
+        OWNER_KEY.label("owner_key"),
         Submission.queued_at,
         Event.id.label("event_id"),
         Event.name.label("event_name"),
@@ -148,9 +152,7 @@ def _queued(session: Session, *, per_owner: int | None) -> list[tuple[FoldTicket
     if per_owner is None:
         rows = session.execute(base.order_by(*order))
     else:
-        rank = func.row_number().over(
-            partition_by=[Submission.event_id, Submission.user_id], order_by=order
-        )
+        rank = func.row_number().over(partition_by=[Submission.event_id, OWNER_KEY], order_by=order)
         inner = base.add_columns(rank.label("rank")).subquery()
         rows = session.execute(
             select(inner)
@@ -170,7 +172,7 @@ def _queued(session: Session, *, per_owner: int | None) -> list[tuple[FoldTicket
             uses_gpu=bool(r.uses_gpu),
             fold_time_limit_s=int(r.fold_time_limit_s),
             memory_limit_mb=int(r.memory_limit_mb),
-            owner=_owner(r.event_id, r.user_id),
+            owner=_owner(r.event_id, r.owner_key),
             queued_at=r.queued_at,
         )
         out.append((ticket, r.max_running_folds))
@@ -231,9 +233,9 @@ def next_folds(session: Session, *, limit: int, now: datetime | None = None) -> 
     return plan.folds[:limit]
 
 
-def budget_left(session: Session, *, event: Event, user_id: int) -> float | None:
-    """Worker seconds the participant may still use in the event (None: no budget)."""
+def budget_left(session: Session, *, event: Event, team_id: int) -> float | None:
+    """Worker seconds the team may still use in the event (None: no budget)."""
     if event.worker_time_budget_s is None:
         return None
-    used = charged_seconds(session, event_id=event.id).get(_owner(event.id, user_id), 0.0)
+    used = charged_seconds(session, event_id=event.id).get(_owner(event.id, team_id), 0.0)
     return float(event.worker_time_budget_s) - used

@@ -2,9 +2,11 @@
 
 The upload itself is checked by :mod:`.uploads` (file names, sizes, UTF-8 Python that compiles,
 the kit's static contract, name rules); this module adds what needs the database: the
-participant's approval, name uniqueness, opening and deadline, minimum delay, daily quota and
-credits. :func:`submit` is safe under concurrent calls on SQLite and PostgreSQL: the
-participant's row is locked for the transaction and the name is also a unique constraint.
+participant's approval, name uniqueness in the team, opening and deadline, and the team's
+minimum delay, daily quota and worker-time budget, and credits. The submission records its
+submitter and their team (:mod:`.teams`). :func:`submit` is safe under concurrent calls on
+SQLite and PostgreSQL: the team's row is locked for the transaction and the name is also a
+unique constraint.
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ramp_server.db.engine import lock_row
 from ramp_server.db.models import (
     Event,
-    EventParticipant,
     FoldState,
     InteractionKind,
     Submission,
@@ -29,11 +30,12 @@ from ramp_server.db.models import (
     SubmissionFile,
     SubmissionFold,
     SubmissionState,
+    Team,
     User,
     utcnow,
 )
 from ramp_server.services import events as event_service
-from ramp_server.services import participants, scheduling
+from ramp_server.services import participants, scheduling, teams
 from ramp_server.services.collaboration import log_interaction
 from ramp_server.services.uploads import (
     REQUIRED_FILES,
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 # -- rules that need the database --------------------------------------------------------------
 
 
-def _check_timing(session: Session, *, event: Event, user: User, now: datetime) -> None:
+def _check_timing(session: Session, *, event: Event, user: User, team: Team, now: datetime) -> None:
     if event.closed or (event.closing_at is not None and now >= event.closing_at):
         raise SubmissionRejected(
             f"event {event.name} is closed: submissions are no longer accepted"
@@ -62,7 +64,7 @@ def _check_timing(session: Session, *, event: Event, user: User, now: datetime) 
         return
     charged = (
         Submission.event_id == event.id,
-        Submission.user_id == user.id,
+        Submission.team_id == team.id,
         Submission.charged_to_quota.is_(True),
     )
     if event.min_delay_s:
@@ -72,7 +74,7 @@ def _check_timing(session: Session, *, event: Event, user: User, now: datetime) 
             if wait > timedelta(0):
                 raise SubmissionRejected(
                     f"wait {math.ceil(wait.total_seconds())} s before submitting again: this event "
-                    f"requires {event.min_delay_s} s between submissions"
+                    f"requires {event.min_delay_s} s between two submissions of a team"
                 )
     if event.daily_quota is not None:
         since = now - timedelta(days=1)
@@ -86,21 +88,22 @@ def _check_timing(session: Session, *, event: Event, user: User, now: datetime) 
         if len(recent) >= event.daily_quota:
             free_at = recent[len(recent) - event.daily_quota] + timedelta(days=1)
             raise SubmissionRejected(
-                f"daily quota reached: {event.daily_quota} submissions per 24 hours; the next "
+                f"daily quota reached: {event.daily_quota} submissions per team per 24 hours; the next "
                 f"one is possible at {free_at.isoformat(timespec='seconds')} "
                 "(failures caused by the platform do not count)"
             )
-    left = scheduling.budget_left(session, event=event, user_id=user.id)
+    left = scheduling.budget_left(session, event=event, team_id=team.id)
     if left is not None and left <= 0:
         raise SubmissionRejected(
             f"worker-time budget used up: {event.name} allows {event.worker_time_budget_s:,} s "
-            f"of worker time per participant and yours have used {event.worker_time_budget_s - left:,.0f} s "
-            "(platform failures are not charged); ask the organisers for more"
+            f"of worker time per team and team {team.name}'s submissions have used "
+            f"{event.worker_time_budget_s - left:,.0f} s (platform failures are not charged); "
+            "ask the organisers for more"
         )
 
 
 def _check_credits(
-    session: Session, *, event: Event, user: User, credits: Mapping[int, float], now: datetime
+    session: Session, *, event: Event, team: Team, credits: Mapping[int, float], now: datetime
 ) -> None:
     total = 0.0
     for sid, percent in credits.items():
@@ -110,7 +113,7 @@ def _check_credits(
         other = session.get(Submission, sid)
         if other is None or other.event_id != event.id:
             raise SubmissionRejected(f"credit to submission {sid}: no such submission here")
-        if other.user_id != user.id and not event_service.is_collaborative(event, now=now):
+        if other.team_id != team.id and not event_service.is_collaborative(event, now=now):
             raise SubmissionRejected(
                 f"credit to submission {sid}: others' submissions are visible only after the "
                 "collaborative phase opens"
@@ -153,30 +156,35 @@ def submit(
             f"{user.name} is not an approved participant of {event.name}: "
             + ("join the event first" if participation is None else "wait for an admin's approval")
         )
-    part_id = participation.id
+    team_id = teams.ensure_team(session, event=event, user=user, now=now).id
     session.commit()  # end any read transaction: the lock below must see the latest data
     try:
-        # Serializes this participant's submissions (row lock on PostgreSQL, the write lock on
-        # SQLite) so that delay, quota and name checks cannot race.
-        lock_row(session, EventParticipant, part_id)
+        # Serializes the team's submissions (row lock on PostgreSQL, the write lock on SQLite)
+        # so that delay, quota, budget and name checks cannot race.
+        lock_row(session, Team, team_id)
         event = session.get(Event, event_id, populate_existing=True)
         user = session.get(User, user_id)
-        _check_timing(session, event=event, user=user, now=now)
+        team = teams.require_team(session, event=event, user=user)
+        if team.id != team_id:  # they changed team meanwhile: lock that one instead
+            lock_row(session, Team, team.id)
+        _check_timing(session, event=event, user=user, team=team, now=now)
         if session.scalar(
             select(Submission.id).where(
                 Submission.event_id == event_id,
-                Submission.user_id == user_id,
+                or_(Submission.team_id == team.id, Submission.user_id == user_id),
                 Submission.name == name,
             )
         ):
             raise SubmissionRejected(
-                f"you already have a submission named {name!r} in {event.name}: choose a new name"
+                f"you already have a submission named {name!r} in {event.name} (team "
+                f"{team.name}): choose a new name"
             )
         if credits:
-            _check_credits(session, event=event, user=user, credits=credits, now=now)
+            _check_credits(session, event=event, team=team, credits=credits, now=now)
         sub = Submission(
             event_id=event_id,
             user_id=user_id,
+            team_id=team.id,
             name=name,
             state=SubmissionState.QUEUED,
             submitted_at=now,

@@ -14,7 +14,6 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import (
-    Event,
     FoldState,
     Score,
     Submission,
@@ -65,14 +64,20 @@ def submission_sources(*, settings: Settings, submission: Submission) -> dict[st
 
 
 def can_view_code(
-    *, event: Event, submission: Submission, user: User | None, now: datetime | None = None
+    session: Session, *, submission: Submission, user: User | None, now: datetime | None = None
 ) -> bool:
-    """Owner and admins always; other signed-in users once the collaborative phase opened."""
+    """The submission's code and page: its submitter, their teammates and admins always; the
+    event's other approved participants once the collaborative phase opened."""
+    from ramp_server.services import participants, teams
+
     if user is None:
         return False
-    if user.is_admin or submission.user_id == user.id:
+    if user.is_admin or teams.is_teammate(session, submission=submission, user=user):
         return True
-    return event_service.is_collaborative(event, now=now)
+    event = submission.event
+    return event_service.is_collaborative(event, now=now) and participants.is_participant(
+        session, event=event, user=user
+    )
 
 
 def queue_position(session: Session, *, submission: Submission) -> int | None:
@@ -165,15 +170,18 @@ def set_withdrawn_from_blend(
 
 
 def select_for_competition(session: Session, *, submission: Submission) -> Submission:
-    """Make this the participant's submission on the competition leaderboard (one at a time)."""
+    """Make this the team's submission on the competition leaderboard (one at a time)."""
     if submission.state != SubmissionState.SCORED:
         raise ServiceError("only a scored submission can be selected for the competition")
+    same_team = (
+        Submission.team_id == submission.team_id
+        if submission.team_id is not None
+        else Submission.user_id == submission.user_id
+    )
     session.execute(
         update(Submission)
         .where(
-            Submission.event_id == submission.event_id,
-            Submission.user_id == submission.user_id,
-            Submission.id != submission.id,
+            Submission.event_id == submission.event_id, same_team, Submission.id != submission.id
         )
         .values(selected_for_competition=False)
     )

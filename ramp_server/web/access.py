@@ -12,7 +12,7 @@ from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import Event, EventParticipant, LeaderboardVisibility, Submission, User
-from ramp_server.services import NotFound, events, participants, submissions
+from ramp_server.services import NotFound, events, participants, submissions, teams
 
 
 def now() -> datetime:
@@ -94,13 +94,21 @@ def can_see_private_leaderboard(event: Event, user: User | None) -> bool:
 
 
 def can_see_code(db: Session, submission: Submission, user: User | None) -> bool:
-    """Own code always; others' code only for approved participants after the public opening."""
+    """Own and teammates' code always; others' code only for approved participants after the
+    public opening (:func:`ramp_server.services.submissions.can_view_code`)."""
+    return submissions.can_view_code(db, submission=submission, user=user)
+
+
+def is_teammate(db: Session, submission: Submission, user: User | None) -> bool:
+    """The submitter or a member of the team it was made for."""
+    return user is not None and teams.is_teammate(db, submission=submission, user=user)
+
+
+def can_act_on(db: Session, submission: Submission, user: User | None) -> bool:
+    """Cancel, withdraw, select for the competition: its team's members and admins."""
     if user is None:
         return False
-    if user.is_admin or submission.user_id == user.id:
-        return True
-    event = submission.event
-    return is_collaborative(event) and is_approved(db, event, user)
+    return user.is_admin or teams.is_teammate(db, submission=submission, user=user)
 
 
 def require_code_access(db: Session, submission: Submission, user: User | None) -> None:

@@ -7,8 +7,6 @@ import io
 import json
 import zipfile
 
-import pytest
-
 from ramp_server.cli import main
 
 from ramp_test_plugin import REPO_ROOT, score_folds
@@ -30,22 +28,6 @@ def _score_all_folds(settings, submission_id: int, quality: float) -> None:
             valid_time=0.5,
             test_time=0.5,
         )
-
-
-@pytest.fixture
-def cli(settings, monkeypatch, capsys):
-    """Run a verb with RAMP_DATABASE_URL / RAMP_STORAGE_DIR of the test; returns (rc, out, err)."""
-    monkeypatch.setenv("RAMP_DATABASE_URL", settings.db_url)
-    monkeypatch.setenv("RAMP_STORAGE_DIR", str(settings.storage_dir))
-    monkeypatch.delenv("RAMP_CONFIG_FILE", raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        rc = main(list(argv))
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return run
 
 
 def test_init_creates_then_reports_up_to_date(cli, settings):

@@ -161,3 +161,64 @@ def test_revision_0003_charges_scored_folds_and_downgrades_keeping_rows(db_url):
             assert conn.exec_driver_sql("SELECT count(*) FROM submission_folds").scalar() == 2
     finally:
         engine.dispose()
+
+
+def test_revision_0006_makes_every_participant_a_team_of_one_with_their_submissions(db_url):
+    """0006: teams, members, invitations; each participant of each event a team of one named
+    after them, their submissions in it; down and up again keep the rows."""
+    from sqlalchemy import insert, select
+
+    from ramp_server.db.migrate import downgrade
+    from ramp_server.db.models import Submission, Team, TeamMember, User
+
+    engine = make_engine(url=db_url)
+    try:
+        downgrade(engine, "0003")
+        with engine.begin() as conn:
+            for uid, name in ((1, "ann"), (2, "bob")):
+                conn.execute(
+                    insert(User).values(id=uid, name=name, email=f"{name}@x.org", password_hash="x")
+                )
+            for eid in (1, 2):
+                conn.exec_driver_sql(
+                    "INSERT INTO events (id, name, title, description, kit_dir, n_folds, cv_seed, "
+                    "n_train, n_test, min_delay_s, upload_max_bytes, fold_time_limit_s, "
+                    "memory_limit_mb, uses_gpu, max_n_ensemble, approval_required, "
+                    "leaderboard_visibility, closed, score_types, official_score_name, created_at) "
+                    f"VALUES ({eid}, 'ev{eid}', 'Ev', '', 'k', 2, 42, 0, 0, 0, 1000, 60, 1000, "
+                    "false, 80, false, 'public', false, '[]', 'acc', '2026-01-01 00:00:00')"
+                )
+            for eid, uid in ((1, 1), (1, 2), (2, 1)):
+                conn.exec_driver_sql(
+                    "INSERT INTO event_participants (event_id, user_id, approved, joined_at) "
+                    f"VALUES ({eid}, {uid}, true, '2026-01-01 00:00:00')"
+                )
+            conn.exec_driver_sql(
+                "INSERT INTO submissions (id, event_id, user_id, name, state, submitted_at, "
+                "withdrawn_from_blend, selected_for_competition, charged_to_quota) VALUES "
+                "(1, 1, 2, 's', 'new', '2026-01-01 00:00:00', false, false, true), "
+                "(2, 2, 1, 't', 'new', '2026-01-01 00:00:00', false, false, true)"
+            )
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            teams = {
+                (e, n): i for i, e, n in conn.execute(select(Team.id, Team.event_id, Team.name))
+            }
+            assert set(teams) == {(1, "ann"), (1, "bob"), (2, "ann")}
+            members = set(conn.execute(select(TeamMember.team_id, TeamMember.user_id)).all())
+            assert members == {
+                (teams[(1, "ann")], 1),
+                (teams[(1, "bob")], 2),
+                (teams[(2, "ann")], 1),
+            }
+            owners = dict(conn.execute(select(Submission.id, Submission.team_id)).all())
+            assert owners == {1: teams[(1, "bob")], 2: teams[(2, "ann")]}
+        downgrade(engine, "0003")
+        assert "teams" not in inspect(engine).get_table_names()
+        assert "team_id" not in {c["name"] for c in inspect(engine).get_columns("submissions")}
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM teams").scalar() == 3
+    finally:
+        engine.dispose()

@@ -1,4 +1,5 @@
-"""Fair share on SQLite and PostgreSQL: who the next free worker goes to, caps and budgets."""
+"""Fair share on SQLite and PostgreSQL: which team the next free worker goes to, caps and
+budgets (a participant alone is a team of one)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def test_the_participant_with_less_worker_time_used_goes_first(
     score_folds(session, settings, done.id, quality=0.5)  # 3 folds of 1 + 0.1 + 0.1 s
     a = _submit(session, settings, event, ann, "a", starting_kit_files, t0 + timedelta(seconds=5))
     b = _submit(session, settings, event, bob, "b", starting_kit_files, t0 + timedelta(seconds=9))
-    assert scheduling.charged_seconds(session)[(event.id, ann.id)] == pytest.approx(3.6)
+    assert scheduling.charged_seconds(session)[(event.id, done.team_id)] == pytest.approx(3.6)
     plan = scheduling.queue_plan(session)
     assert plan.positions == {b.id: 1, a.id: 2}  # bob submitted later but used nothing
 
@@ -122,7 +123,7 @@ def test_platform_faults_are_not_charged_participant_errors_are(
     )
     session.refresh(f1)
     assert f1.state == FoldState.ERROR and f1.charged_s == 7.5
-    assert scheduling.charged_seconds(session) == {(event.id, ann.id): 7.5}
+    assert scheduling.charged_seconds(session) == {(event.id, sub.team_id): 7.5}
 
 
 def test_the_running_cap_holds_back_a_participants_other_folds(
@@ -148,9 +149,9 @@ def test_a_used_up_worker_time_budget_refuses_a_submission_saying_what_was_used(
     update_event(session, event=event, worker_time_budget_s=5)
     session.commit()
     sub = _submit(session, settings, event, ann, "a", starting_kit_files, utcnow())
-    assert scheduling.budget_left(session, event=event, user_id=ann.id) == 5.0
+    assert scheduling.budget_left(session, event=event, team_id=sub.team_id) == 5.0
     score_folds(session, settings, sub.id, quality=0.5)  # 3 folds charged 1.2 s each
-    assert scheduling.budget_left(session, event=event, user_id=ann.id) == pytest.approx(1.4)
+    assert scheduling.budget_left(session, event=event, team_id=sub.team_id) == pytest.approx(1.4)
     score_folds(session, settings, sub.id, quality=0.5)  # already scored: nothing charged
     more = _submit(session, settings, event, ann, "b", starting_kit_files, utcnow())
     score_folds(session, settings, more.id, quality=0.5)

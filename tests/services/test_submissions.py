@@ -244,8 +244,8 @@ def test_credits_follow_the_collaborative_phase(session, settings, event, ann, s
     session.commit()
     theirs = _submit(session, settings, event, bob, starting_kit_files, name="b", now=T0)
     mine = _submit(session, settings, event, ann, starting_kit_files, name="a", now=T0)
-    assert not can_view_code(event=event, submission=theirs, user=ann, now=T0)
-    assert can_view_code(event=event, submission=mine, user=ann, now=T0)
+    assert not can_view_code(session, submission=theirs, user=ann, now=T0)
+    assert can_view_code(session, submission=mine, user=ann, now=T0)
     with pytest.raises(SubmissionRejected, match="collaborative phase"):
         _submit(
             session,
@@ -258,7 +258,7 @@ def test_credits_follow_the_collaborative_phase(session, settings, event, ann, s
             credits={theirs.id: 50},
         )
     later = T0 + timedelta(days=2)
-    assert can_view_code(event=event, submission=theirs, user=ann, now=later)
+    assert can_view_code(session, submission=theirs, user=ann, now=later)
     with pytest.raises(SubmissionRejected, match="at most 100%"):
         _submit(
             session,

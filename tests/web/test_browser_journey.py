@@ -150,6 +150,33 @@ def test_participant_journey_from_sign_up_to_the_private_leaderboard(
     expect(admin.locator("#pending")).to_contain_text("Nobody is waiting")
     shot(admin, "admin-approved")
 
+    # a team of two before the first submission: ada names her team and invites ben, who
+    # accepts in his own browser
+    from ramp_server.services.participants import approve_participant
+
+    ben_user = create_test_user(session, "ben")  # password "password-ben"
+    approve_participant(session, event=event, user=ben_user)
+    session.commit()
+    ada.reload()
+    ada.click("nav.tabs a:has-text('Team')")
+    expect(ada.locator("#team-name")).to_have_text("ada")
+    ada.fill("#team_name", "Heuritech")
+    ada.click("form[action$='/team/rename'] button")
+    expect(ada.locator(".flash")).to_contain_text("Your team is now Heuritech.")
+    ada.fill("#invitee", "ben")
+    ada.click("#invite-btn")
+    expect(ada.locator(".flash")).to_contain_text("ben is invited into team Heuritech.")
+    shot(ada, "team-invited")
+    ben = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    ben.set_default_timeout(15_000)
+    log_in(ben, "ben", "password-ben")
+    ben.goto(f"{live_server}/events/{event.name}/team")
+    ben.click("[data-accept='Heuritech']")
+    expect(ben.locator(".flash")).to_contain_text("You joined team Heuritech.")
+    expect(ben.locator("#members")).to_contain_text("ada")
+    expect(ben.locator("#members")).to_contain_text("ben")
+    shot(ben, "team-joined")
+
     # upload the starting kit's two files through the form
     ada.reload()
     ada.click(".hero .actions a.btn:has-text('Submit')")
@@ -192,6 +219,13 @@ def test_participant_journey_from_sign_up_to_the_private_leaderboard(
         ada.wait_for_timeout(500)
         ada.reload()
     assert column_cells(ada, "#leaderboard", "Submission") == ["kit_v1"]
+    team_cell = column_cells(ada, "#leaderboard", "Team")[0]
+    assert team_cell.startswith("Heuritech") and "ada, ben" in team_cell  # the team, its members
+    # ben sees the team's submission among his team's
+    ben.goto(f"{live_server}/events/{event.name}/my-submissions")
+    assert column_cells(ben, "#mine", "Submission")[0].startswith("kit_v1")
+    assert column_cells(ben, "#mine", "By") == ["ada"]
+    shot(ben, "team-submissions")
     assert column_cells(ada, "#leaderboard", "contrib.") == ["100.0 %"]  # alone in the blend
     shot(ada, "leaderboard")
 

@@ -38,6 +38,7 @@ from ramp_server.db.models.enums import (
 )
 from ramp_server.db.models.events import CVFold, Event, EventInvitation, EventParticipant
 from ramp_server.db.models.submissions import Score, Submission, SubmissionFile, SubmissionFold
+from ramp_server.db.models.teams import Team, TeamInvitation, TeamMember
 
 __all__ = [
     "ApiToken",
@@ -63,6 +64,9 @@ __all__ = [
     "SubmissionFile",
     "SubmissionFold",
     "SubmissionState",
+    "Team",
+    "TeamInvitation",
+    "TeamMember",
     "User",
     "UTCDateTime",
     "utcnow",

@@ -37,10 +37,14 @@ class Event(Base):
     memory_limit_mb: Mapped[int] = mapped_column(Integer, default=8000)
     uses_gpu: Mapped[bool] = mapped_column(Boolean, default=False)
     max_n_ensemble: Mapped[int] = mapped_column(Integer, default=80)
-    #: most folds of one participant training at once (None: no cap beyond fair share)
+    #: most folds of one team training at once (None: no cap beyond fair share)
     max_running_folds: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    #: worker seconds a participant may use in the event (None: unlimited)
+    #: worker seconds a team may use in the event (None: unlimited)
     worker_time_budget_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: most members of a team (None: no limit)
+    max_team_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: teams may form or merge until then (None: until a team's first submission)
+    team_formation_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
     leaderboard_visibility: Mapped[LeaderboardVisibility] = mapped_column(
         enum_type(LeaderboardVisibility), default=LeaderboardVisibility.PUBLIC

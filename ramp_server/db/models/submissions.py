@@ -26,6 +26,7 @@ from ramp_server.db.models.accounts import User
 from ramp_server.db.models.base import Base, UTCDateTime, enum_type, utcnow
 from ramp_server.db.models.enums import ErrorKind, FoldState, Split, SubmissionState
 from ramp_server.db.models.events import Event
+from ramp_server.db.models.teams import Team
 
 
 class Submission(Base):
@@ -35,11 +36,15 @@ class Submission(Base):
         Index(None, "event_id", "state", "submitted_at"),
         Index(None, "user_id", "event_id", "submitted_at"),
         Index(None, "state", "queued_at"),
+        Index(None, "team_id", "event_id", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: the submitter's team when it was submitted (quotas, fair share and boards count per
+    #: team); no foreign key (see migration 0006): the teams service keeps it valid
+    team_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     name: Mapped[str] = mapped_column(String(64))
     state: Mapped[SubmissionState] = mapped_column(
         enum_type(SubmissionState), default=SubmissionState.NEW
@@ -66,6 +71,9 @@ class Submission(Base):
 
     event: Mapped[Event] = relationship()
     user: Mapped[User] = relationship()
+    team: Mapped[Team | None] = relationship(
+        primaryjoin="foreign(Submission.team_id) == Team.id", viewonly=True
+    )
     files: Mapped[list[SubmissionFile]] = relationship(
         back_populates="submission", order_by="SubmissionFile.filename", cascade="all"
     )

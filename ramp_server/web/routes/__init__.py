@@ -8,12 +8,14 @@ from ramp_server.web.routes import (
     accounts,
     admin,
     api,
+    api_teams,
     events,
     health,
     leaderboards,
     metrics,
     submission_page,
     submit,
+    teams,
 )
 
 #: the route modules, each exposing ``router``, in mounting order
@@ -22,9 +24,11 @@ ROUTE_MODULES = (
     events,
     submit,
     submission_page,
+    teams,
     leaderboards,
     admin,
     api,
+    api_teams,
     health,
     metrics,
 )

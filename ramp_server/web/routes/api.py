@@ -315,7 +315,7 @@ def submission_code(
     """The submission's files as text (others' code only in the collaborative phase)."""
     sub = access.get_submission(db, submission_id)
     access.require_code_access(db, sub, user)
-    if sub.user_id != user.id:
+    if not access.is_teammate(db, sub, user):  # looking at another team's work
         collaboration.log_interaction(
             db, event=sub.event, user=user, kind=InteractionKind.VIEW, submission=sub
         )
@@ -330,8 +330,8 @@ def cancel_submission(
     request: Request, db: Db, user: CurrentUser, submission_id: int
 ) -> SubmissionStatus:
     sub = access.get_submission(db, submission_id)
-    if sub.user_id != user.id and not user.is_admin:
-        raise HTTPException(403, "only the submission's owner or an administrator can cancel it")
+    if not access.can_act_on(db, sub, user):
+        raise HTTPException(403, "only the submission's team or an administrator can cancel it")
     submissions.cancel(db, submission=sub)
     db.commit()
     return SubmissionStatus(

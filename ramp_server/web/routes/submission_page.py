@@ -30,7 +30,7 @@ def _visible(db, sub: Submission, user: User) -> Submission:  # noqa: ANN001
 
 
 def _log(db, sub: Submission, user: User, kind: InteractionKind) -> None:  # noqa: ANN001
-    if sub.user_id != user.id:
+    if not access.is_teammate(db, sub, user):  # looking at another team's work
         collaboration.log_interaction(db, event=sub.event, user=user, kind=kind, submission=sub)
 
 
@@ -66,7 +66,7 @@ def submission_page(request: Request, db: Db, user: CurrentUser, submission_id: 
             user=user,
             see_all=user.is_admin or access.is_collaborative(event),
         ),
-        is_owner=sub.user_id == user.id,
+        is_owner=access.is_teammate(db, sub, user),
         terminal=sub.state.value in ("scored", "error", "cancelled"),
     )
     return render(request, "submissions/submission.html", ctx)
@@ -135,8 +135,8 @@ def fold_log(
     request: Request, db: Db, user: CurrentUser, submission_id: int, fold: int
 ) -> Response:
     sub = access.get_submission(db, submission_id)
-    if not (user.is_admin or sub.user_id == user.id):
-        raise HTTPException(403, "only the submission's owner and administrators see its logs")
+    if not access.can_act_on(db, sub, user):
+        raise HTTPException(403, "only the submission's team and administrators see its logs")
     path = Storage.from_settings(request.app.state.settings).log_path(sub.id, fold)
     if not path.is_file():
         raise HTTPException(404, f"no log for fold {fold} yet")
@@ -145,8 +145,8 @@ def fold_log(
 
 def _own(db, user: User, submission_id: int) -> Submission:  # noqa: ANN001
     sub = access.get_submission(db, submission_id)
-    if sub.user_id != user.id and not user.is_admin:
-        raise HTTPException(403, "only the submission's owner can do that")
+    if not access.can_act_on(db, sub, user):
+        raise HTTPException(403, "only the submission's team can do that")
     return sub
 
 

@@ -166,7 +166,9 @@ async def submit(request: Request, db: Db, user: CurrentUser, name: str) -> Resp
                 status_code=400,
             )
         )
-    if copied_from is not None and copied_from.user_id != user.id:
+    if copied_from is not None and not await run_in_threadpool(
+        access.is_teammate, db, copied_from, user
+    ):
 
         def _log() -> None:
             collaboration.log_interaction(
