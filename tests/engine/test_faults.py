@@ -92,7 +92,7 @@ def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_not
     try:
         for name in ("scheduler", "worker", "web", "dispatcher"):
             procs.start(name)
-        wait_until(lambda: web_up(procs.url), 60, "the web server answers", procs)
+        wait_until(lambda: web_up(procs.url), 180, "the web server answers", procs)
         auth = {"Authorization": f"Bearer {token}"}
         ids = []
         for name, folder in SUBMITTED:
@@ -117,7 +117,7 @@ def test_killing_web_dispatcher_and_worker_mid_training_loses_and_duplicates_not
         )
         procs.kill("web")
         procs.start("web")
-        wait_until(lambda: web_up(procs.url), 60, "the restarted web server answers", procs)
+        wait_until(lambda: web_up(procs.url), 180, "the restarted web server answers", procs)
 
         # 2. the dispatcher dies mid-training (its folds stay `training`) and comes back
         running = wait_until(

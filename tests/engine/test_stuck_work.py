@@ -85,7 +85,7 @@ def test_a_frozen_worker_is_retired_and_its_fold_retrained_elsewhere(
             procs.start(name, "--nthreads", "1")
         procs.start("web")
         procs.start("dispatcher")
-        wait_until(lambda: web_up(procs.url), 60, "the web server answers", procs)
+        wait_until(lambda: web_up(procs.url), 180, "the web server answers", procs)
         auth = {"Authorization": f"Bearer {token}"}
         files = [
             ("files", (p.name, p.read_bytes(), "text/x-python"))
