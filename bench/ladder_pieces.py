@@ -89,7 +89,8 @@ def data_key(y: np.ndarray, y_test: np.ndarray, n_folds: int, cv_seed: int) -> d
     }
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -116,9 +117,9 @@ def write_piece(root: Path, piece: Piece) -> Path:
         valid_y=np.asarray(piece.valid_y, np.int8),
         test_y=np.asarray(piece.test_y, np.int8),
     )
-    _atomic_write(npz_path, buf.getvalue())
+    atomic_write(npz_path, buf.getvalue())
     text = json.dumps(piece.meta, indent=1, sort_keys=True) + "\n"
-    _atomic_write(json_path, text.encode("utf-8"))
+    atomic_write(json_path, text.encode("utf-8"))
     return json_path
 
 

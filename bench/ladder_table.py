@@ -54,14 +54,16 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
-def _scores(problem):
+def score_types(problem):
+    """The problem's accuracy, NLL and balanced accuracy as array score functions."""
     from ramp_server.blending.scores import from_rampwf
 
     by_name = {st.name: st for st in problem.score_types}
     return [from_rampwf(by_name[n], n_classes=problem.N_CLASSES) for n in ("acc", "nll", "bal_acc")]
 
 
-def _score_row(scores, y_valid, valid_proba, y_test, test_proba) -> dict[str, float]:
+def score_row(scores, y_valid, valid_proba, y_test, test_proba) -> dict[str, float]:
+    """``{"acc valid": …, "acc test": …, …}`` of one model's predictions."""
     row = {}
     for st in scores:
         row[f"{st.name} valid"] = st(y_valid, valid_proba)
@@ -91,7 +93,7 @@ def build_table(pieces: list[Piece], problem, expected: list[str]) -> Table:
         table.notes.append(f"left out (no fold {folds[0]}): {', '.join(dropped)}")
         names = [n for n in names if n not in dropped]
     table.folds = folds
-    scores = _scores(problem)
+    scores = score_types(problem)
     official = scores[0]
     first = [by_model[names[0]][f] for f in folds]
     meta = first[0].meta
@@ -107,7 +109,7 @@ def build_table(pieces: list[Piece], problem, expected: list[str]) -> Table:
 
     prior = np.asarray(meta["train_class_counts"], np.float64)
     prior /= prior.sum()
-    majority = _score_row(
+    majority = score_row(
         scores,
         y[covered],
         np.tile(prior, (covered.sum(), 1)),
@@ -124,7 +126,7 @@ def build_table(pieces: list[Piece], problem, expected: list[str]) -> Table:
             official,
         )
         test_proba = np.mean([p.test_proba.astype(np.float64) for p in fold_pieces], axis=0)
-        row = {"model": name} | _score_row(scores, y[mask], valid_proba, y_test, test_proba)
+        row = {"model": name} | score_row(scores, y[mask], valid_proba, y_test, test_proba)
         row["epochs"] = _epochs(fold_pieces)
         row["train s"] = float(np.mean([p.meta["train_s"] for p in fold_pieces]))
         row["ran on"] = _where(fold_pieces)
@@ -147,7 +149,7 @@ def build_table(pieces: list[Piece], problem, expected: list[str]) -> Table:
     )
     for row in table.rows[1:]:
         row["contributivity"] = 100 * result.contributivity[names.index(row["model"])]
-    hybrid = {"model": HYBRID} | _score_row(
+    hybrid = {"model": HYBRID} | score_row(
         scores,
         y[result.combined_valid_mask],
         result.combined_valid_proba,
@@ -164,10 +166,12 @@ def build_table(pieces: list[Piece], problem, expected: list[str]) -> Table:
 
 
 def _epochs(pieces: list[Piece]) -> str:
-    runs = {(p.meta["epochs"]["run"], p.meta["epochs"]["of"]) for p in pieces}
-    if runs == {(None, None)} or not runs:
+    """Epochs run, e.g. ``20``, or ``5 of 20`` for a copy with fewer epochs (``—``: none reported)."""
+    runs = [(p.meta["epochs"]["run"], p.meta["epochs"]["of"]) for p in pieces]
+    runs = [(run, of) for run, of in runs if run is not None]
+    if not runs:
         return "—"
-    run, of = max(runs, key=lambda r: r[0] or 0)
+    run, of = max(runs)
     return f"{run}" if run == of else f"{run} of {of}"
 
 

@@ -133,7 +133,7 @@ class Ladder:
         self.X, self.y, self.X_test, self.y_test, self.cv = X, y, X_test, y_test, cv
         self.data_key = lp.data_key(y, y_test, len(cv), problem.CV_SEED)
         self.machine = lp.machine()
-        self.scores = lt._scores(problem)
+        self.scores = lt.score_types(problem)
 
     def key(self, name: str) -> dict:
         """What a finished piece must match to be skipped."""
@@ -204,7 +204,7 @@ class Ladder:
                 os.environ["RAMP_PROGRESS_FILE"] = previous
         curve = lp.read_progress(progress)
         last = curve[-1] if curve else {}
-        scores = lt._score_row(self.scores, self.y[valid_is], valid_proba, self.y_test, test_proba)
+        scores = lt.score_row(self.scores, self.y[valid_is], valid_proba, self.y_test, test_proba)
         meta = {
             "model": name,
             "fold": int(fold),
@@ -264,8 +264,8 @@ def collect(src: Path, dest: Path) -> int:
         npz_dest, json_dest = lp.piece_paths(dest, meta["model"], int(meta["fold"]))
         if json_dest.is_file() and json_dest.read_bytes() == json_path.read_bytes():
             continue
-        lp._atomic_write(npz_dest, json_path.with_suffix(".npz").read_bytes())
-        lp._atomic_write(json_dest, json_path.read_bytes())
+        lp.atomic_write(npz_dest, json_path.with_suffix(".npz").read_bytes())
+        lp.atomic_write(json_dest, json_path.read_bytes())
         print(f"collected {meta['model']} fold {meta['fold']} → {json_dest}")
         copied += 1
     return copied
