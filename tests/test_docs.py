@@ -16,7 +16,12 @@ from ramp_server.config import Settings
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 HEADING = re.compile(r"^#{2,4} `ramp-server ([a-z][a-z0-9 -]*?)`\s*$", re.M)
 #: RAMP_* variables documented in configuration.md that are not Settings fields
-NON_SETTING_VARS = {"RAMP_CONFIG_FILE", "RAMP_TEST_MODE", "RAMP_PROGRESS_FILE"}
+NON_SETTING_VARS = {
+    "RAMP_CONFIG_FILE",
+    "RAMP_TEST_MODE",
+    "RAMP_PROGRESS_FILE",
+    "RAMP_CHECKPOINT_DIR",
+}
 
 
 def verb_parsers(

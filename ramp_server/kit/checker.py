@@ -2,13 +2,15 @@
 
 :func:`check_submission` applies :func:`ramp_server.kit.contract.check_static` (never imports
 participant code) and, with ``run=True``, :func:`check_run`: the kit's workflow fits the
-submission on tiny random data and checks its predictions. Every failure is a
+submission on tiny random data (and, when the fit saved a checkpoint, fits again resuming from
+it) and checks its predictions. Every failure is a
 :class:`~ramp_server.kit.contract.ContractError` naming the file, line and field.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -29,22 +31,33 @@ def _participant_frame(exc: BaseException, root: Path) -> tuple[str | None, int 
 
 
 def check_run(path: str | os.PathLike, *, n_per_class: int = 2, seed: int = 0) -> np.ndarray:
-    """Load the submission, fit it on tiny random data and check ``predict_proba``."""
+    """Load the submission, fit it on tiny random data and check ``predict_proba``.
+
+    The fit runs with checkpoints on; when it saved one (``gen_builder.save_checkpoint``), a
+    fresh ``BatchClassifier`` is fitted again, which resumes from it (after the last epoch:
+    nothing left to train), and must predict too: a state saved but not loadable fails here,
+    not hours into a long training.
+    """
     root = Path(path)
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(N_CLASSES), n_per_class)
     X = rng.integers(0, 256, size=(len(y), 64, 64, 3), dtype=np.uint8)
-    workflow = ImageClassifierWorkflow(n_jobs=1, seed=seed)
-    try:
-        model = workflow.train_submission(str(root), X, y)
-        return workflow.test_submission(model, X)
-    except ContractError:
-        raise
-    except Exception as exc:
-        file, line = _participant_frame(exc, root)
-        raise ContractError(
-            f"raised {type(exc).__name__}: {exc}", file=file or root, line=line, field="run"
-        ) from exc
+    with tempfile.TemporaryDirectory(prefix="ramp-check-") as checkpoints:
+        workflow = ImageClassifierWorkflow(n_jobs=1, seed=seed, checkpoint_dir=checkpoints)
+        try:
+            model = workflow.train_submission(str(root), X, y)
+            proba = workflow.test_submission(model, X)
+            if any(Path(checkpoints).iterdir()):
+                resumed = workflow.train_submission(str(root), X, y)
+                workflow.test_submission(resumed, X)
+            return proba
+        except ContractError:
+            raise
+        except Exception as exc:
+            file, line = _participant_frame(exc, root)
+            raise ContractError(
+                f"raised {type(exc).__name__}: {exc}", file=file or root, line=line, field="run"
+            ) from exc
 
 
 def check_submission(path: str | os.PathLike, *, run: bool = False) -> None:

@@ -1,8 +1,9 @@
 """The ``gen_builder`` handed to ``BatchClassifier.fit``: batches of transformed images.
 
 rampwf's generator API (``get_train_valid_generators``, ``get_nb_minibatches``), a torch path
-(datasets and loaders, the device, AMP) and ``report`` for progress, over the decoded
-N×64×64×3 uint8 array. See :mod:`ramp_server.kit.workflow` for what it fixes in rampwf's.
+(datasets and loaders, the device, AMP), ``report`` for progress and per-epoch checkpoints
+(``save_checkpoint``/``load_checkpoint``, see :mod:`ramp_server.kit.checkpoint`), over the
+decoded N×64×64×3 uint8 array. See :mod:`ramp_server.kit.workflow` for what it fixes in rampwf's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from ramp_server.kit import checkpoint
 from ramp_server.kit.batching import (
     CHEAP_TRANSFORM_S,
     SHARED_BUFFERS,
@@ -59,6 +61,9 @@ class BatchGeneratorBuilder:
     that is slow enough for it to pay, so later epochs reuse them; ``True`` keeps those of any
     deterministic transform; ``False`` never keeps any. At most ``cache_budget`` bytes are kept.
     See :mod:`ramp_server.kit.transform_cache`.
+
+    ``checkpoint_dir``: the folder of this fit's checkpoint (None: checkpoints off); the
+    workflow sets it from ``RAMP_CHECKPOINT_DIR``. See :mod:`ramp_server.kit.checkpoint`.
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class BatchGeneratorBuilder:
         cache_transforms: bool | str = "auto",
         cache_budget: int = DEFAULT_BUDGET,
         buffers: BufferPool | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
     ):
         self.X_array = X_array
         self.y_array = np.asarray(y_array, dtype=np.int64)
@@ -101,6 +107,8 @@ class BatchGeneratorBuilder:
         self._pending: set[Future] = set()  # tasks of this builder's streams, not yet handed over
         self._device = None
         self._t0 = time.monotonic()
+        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+        self._elapsed_before = 0.0  # training time of earlier runs of this fit (checkpoints)
 
     # -- shared machinery -------------------------------------------------------------------
 
@@ -305,6 +313,56 @@ class BatchGeneratorBuilder:
         if target:
             with open(target, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"epoch": epoch, "n_epochs": n_epochs, **clean}) + "\n")
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    @property
+    def checkpointing(self) -> bool:
+        """Whether ``save_checkpoint`` keeps anything (a checkpoint folder is configured)."""
+        return self.checkpoint_dir is not None
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds of this fit so far, earlier runs resumed from a checkpoint included."""
+        return self._elapsed_before + time.monotonic() - self._t0
+
+    def save_checkpoint(self, state: dict, *, epoch: int) -> None:
+        """Keep ``state`` as the fit's checkpoint after ``epoch`` finished epochs, with the
+        random generators' states; a no-op unless ``checkpointing``.
+
+        ``state`` is a dict of tensors, numbers, strings, None, lists, tuples and dicts (e.g.
+        ``{"net": net.state_dict(), "optimizer": optimizer.state_dict()}``); anything else
+        raises :class:`~ramp_server.kit.checkpoint.CheckpointError` naming the entry. Call it at
+        the end of each epoch; the previous checkpoint is replaced atomically.
+        """
+        if self.checkpoint_dir is None:
+            return
+        rng = checkpoint.capture_rng(self._rng)
+        saved = checkpoint.Checkpoint(
+            epoch=int(epoch), state=state, elapsed_s=self.elapsed_s, rng=rng
+        )
+        checkpoint.save(self.checkpoint_dir, saved)
+
+    def load_checkpoint(self) -> dict | None:
+        """The last saved ``state`` plus its ``"epoch"``, or None (no checkpoint, or off).
+
+        It also puts torch's, numpy's, Python's and the loaders' random generators back where
+        they were at that save: call it once the set-up is done (network, optimizer, data),
+        just before the epoch loop, and start the loop at the returned ``"epoch"``.
+        """
+        if self.checkpoint_dir is None:
+            return None
+        saved = checkpoint.load(self.checkpoint_dir)
+        if saved is None:
+            return None
+        checkpoint.restore_rng(saved.rng, self._rng)
+        self._elapsed_before = saved.elapsed_s
+        print(
+            f"resuming after epoch {saved.epoch} from {self.checkpoint_dir} "
+            f"({saved.elapsed_s:.0f}s of training before)",
+            flush=True,
+        )
+        return {**saved.state, "epoch": saved.epoch}
 
     def __getstate__(self) -> dict:  # e.g. torch DataLoader workers: the pool stays here
         state = self.__dict__.copy()

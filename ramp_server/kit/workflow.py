@@ -14,16 +14,19 @@ Same submission API as the pollenating-insects RAMP kits: ``image_preprocessor.p
   :mod:`ramp_server.kit.transform_cache`; ``TRANSFORM_IS_RANDOM = True`` in the preprocessor
   module turns this off);
 - prediction goes in batches and its output is checked (shape, NaN, sign, normalisation);
-- a torch path (datasets and loaders of tensors) and the device to use.
+- a torch path (datasets and loaders of tensors) and the device to use;
+- per-epoch checkpoints when ``RAMP_CHECKPOINT_DIR`` (or ``checkpoint_dir``) names a folder: an
+  interrupted fit resumes at its next epoch (see :mod:`ramp_server.kit.checkpoint`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ramp_server.kit import contract
+from ramp_server.kit import checkpoint, contract
 from ramp_server.kit.batching import (
     default_n_jobs,
     get_nb_minibatches,
@@ -35,7 +38,12 @@ from ramp_server.kit.taxa import N_CLASSES
 
 
 class ImageClassifierWorkflow:
-    """rampwf workflow object: ``train_submission`` / ``test_submission`` over decoded images."""
+    """rampwf workflow object: ``train_submission`` / ``test_submission`` over decoded images.
+
+    ``checkpoint_dir``: the folder under which each fit keeps its checkpoints, in a subfolder
+    named by :func:`~ramp_server.kit.checkpoint.fit_key`; None (default) reads
+    ``RAMP_CHECKPOINT_DIR`` at each fit, and checkpoints are off when that is unset too.
+    """
 
     def __init__(
         self,
@@ -45,7 +53,9 @@ class ImageClassifierWorkflow:
         n_jobs: int | None = None,
         seed: int = 0,
         workflow_element_names: tuple[str, str] = contract.ELEMENT_NAMES,
+        checkpoint_dir: str | os.PathLike | None = None,
     ):
+        self.checkpoint_dir = checkpoint_dir
         self.n_classes = n_classes
         self.test_batch_size = test_batch_size
         self.n_jobs = n_jobs
@@ -73,6 +83,7 @@ class ImageClassifierWorkflow:
             n_jobs=self.n_jobs,
             seed=self.seed,
             indices=indices,
+            checkpoint_dir=self.fit_checkpoint_dir(root, y_array, indices),
         )
         try:
             clf.fit(builder)
@@ -80,6 +91,17 @@ class ImageClassifierWorkflow:
             builder.close()
         clf_file = root / f"{self.element_names[1]}.py"
         return _TrainedModel(transform, transform_test, clf, str(clf_file))
+
+    def fit_checkpoint_dir(self, root: Path, y_array, indices) -> Path | None:
+        """The checkpoint folder of one fit of the submission in ``root``, or None (off)."""
+        base = self.checkpoint_dir
+        base = checkpoint.root_from_env() if base is None else Path(base)
+        if base is None:
+            return None
+        rows = np.arange(len(y_array)) if indices is None else indices
+        files = [root / f"{name}.py" for name in self.element_names]
+        key = checkpoint.fit_key(files, rows=rows, labels=np.asarray(y_array)[rows], seed=self.seed)
+        return base / key
 
     def test_submission(self, trained_model, X_array) -> np.ndarray:
         """Predict ``X_array`` in batches of ``test_batch_size``; checked n×n_classes probabilities."""

@@ -4,7 +4,8 @@ A plain small convnet: three conv + max-pool blocks and one hidden dense layer, 
 augmentation. All the gain over the starting kit comes from the crop (see image_preprocessor.py).
 
 Runs on ``gen_builder.device`` (CUDA when visible, else CPU), in mixed precision when
-``gen_builder.use_amp``, seeded by ``gen_builder.seed``.
+``gen_builder.use_amp``, seeded by ``gen_builder.seed``; saves a checkpoint after every epoch
+and resumes from the last one (``gen_builder.save_checkpoint`` / ``load_checkpoint``).
 """
 
 import copy
@@ -58,8 +59,15 @@ class BatchClassifier:
         )
         self.net = build_network(gen_builder.n_classes).to(self.device)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=LEARNING_RATE)
-        best_accuracy, best_state = -1.0, None
-        for epoch in range(self.n_epochs):
+        best_accuracy, best_state, start = -1.0, None, 0
+        # an interrupted fit resumes after its last finished epoch (None: no checkpoint, or off)
+        checkpoint = gen_builder.load_checkpoint()
+        if checkpoint is not None:
+            self.net.load_state_dict(checkpoint["net"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            best_accuracy, best_state = checkpoint["best_accuracy"], checkpoint["best_state"]
+            start = checkpoint["epoch"]
+        for epoch in range(start, self.n_epochs):
             self.net.train()
             total_loss, n_seen = 0.0, 0
             for x, y in train_loader:
@@ -83,6 +91,15 @@ class BatchClassifier:
                     best_accuracy = metrics["valid_acc"]
                     best_state = copy.deepcopy(self.net.state_dict())
             gen_builder.report(epoch=epoch + 1, n_epochs=self.n_epochs, **metrics)
+            gen_builder.save_checkpoint(
+                {
+                    "net": self.net.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "best_accuracy": best_accuracy,
+                    "best_state": best_state,
+                },
+                epoch=epoch + 1,
+            )
         if best_state is not None:
             self.net.load_state_dict(best_state)
         return self

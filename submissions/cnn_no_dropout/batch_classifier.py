@@ -10,8 +10,17 @@ dropout layer buys, and how a near-copy of a model earns little contributivity i
 - before training, the training set is quadrupled by rotations of 0°, 30°, 90° and 135°
   (done once, with torch's affine_grid/grid_sample).
 
+The learning rate is 0.05, up from 0.02 (issue #15): without batch norm, AdaGrad at 0.02
+learns slowly, and 20 epochs are far fewer than Heuritech's 2015 runs (their published
+classifier.py: nolearn, AdaGrad 0.01, up to 50-100 epochs on a GPU). On the model ladder's
+fold 0 (13,023 training images), 0.05 brings the training loss to 2.37 / 2.16 / 1.97 after
+1 / 2 / 3 epochs against 2.43 / 2.24 / 2.09 at 0.02, and the fold's validation accuracy after
+3 epochs to 0.428 against 0.396; 0.1 stays at the class prior (loss 2.47) on a 5,000-image
+subset. Heuritech's model and its no-dropout variant keep the same rate.
+
 Runs on ``gen_builder.device`` (CUDA when visible, else CPU), in mixed precision when
-``gen_builder.use_amp``, seeded by ``gen_builder.seed``.
+``gen_builder.use_amp``, seeded by ``gen_builder.seed``; saves a checkpoint after every epoch
+and resumes from the last one (``gen_builder.save_checkpoint`` / ``load_checkpoint``).
 """
 
 import copy
@@ -26,7 +35,7 @@ from torch import nn
 N_EPOCHS = 20
 QUICK_EPOCHS = 1  # `ramp-test --quick-test` sets RAMP_TEST_MODE: a smoke test, not a score
 BATCH_SIZE = 128
-LEARNING_RATE = 0.02
+LEARNING_RATE = 0.05  # tuned for 20 epochs: see the docstring
 ANGLES = (0, 30, 90, 135)
 FLIP_PROBA = 0.25
 MASK_PROBA = 0.5  # share of the images of a mini-batch that get half of their pixels masked
@@ -121,8 +130,15 @@ class BatchClassifier:
         optimizer = torch.optim.Adagrad(
             self.net.parameters(), lr=LEARNING_RATE, initial_accumulator_value=0.01
         )
-        best_accuracy, best_state = -1.0, None
-        for epoch in range(self.n_epochs):
+        best_accuracy, best_state, start = -1.0, None, 0
+        # an interrupted fit resumes after its last finished epoch (None: no checkpoint, or off)
+        checkpoint = gen_builder.load_checkpoint()
+        if checkpoint is not None:
+            self.net.load_state_dict(checkpoint["net"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            best_accuracy, best_state = checkpoint["best_accuracy"], checkpoint["best_state"]
+            start = checkpoint["epoch"]
+        for epoch in range(start, self.n_epochs):
             self.net.train()
             order = torch.randperm(len(x_train), device=self.device)
             total_loss = 0.0
@@ -144,6 +160,15 @@ class BatchClassifier:
                     best_accuracy = metrics["valid_acc"]
                     best_state = copy.deepcopy(self.net.state_dict())
             gen_builder.report(epoch=epoch + 1, n_epochs=self.n_epochs, **metrics)
+            gen_builder.save_checkpoint(
+                {
+                    "net": self.net.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "best_accuracy": best_accuracy,
+                    "best_state": best_state,
+                },
+                epoch=epoch + 1,
+            )
         if best_state is not None:
             self.net.load_state_dict(best_state)
         return self

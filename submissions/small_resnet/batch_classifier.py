@@ -9,7 +9,8 @@ Two suggestions of the 2015 SPIPOLL RAMP account in one model:
 Predictions average the image and its mirror (test-time augmentation).
 
 Runs on ``gen_builder.device`` (CUDA when visible, else CPU), in mixed precision when
-``gen_builder.use_amp``, seeded by ``gen_builder.seed``.
+``gen_builder.use_amp``, seeded by ``gen_builder.seed``; saves a checkpoint after every epoch
+and resumes from the last one (``gen_builder.save_checkpoint`` / ``load_checkpoint``).
 """
 
 import copy
@@ -151,8 +152,16 @@ class BatchClassifier:
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=LEARNING_RATE, total_steps=self.n_epochs * steps_per_epoch
         )
-        best_accuracy, best_state = -1.0, None
-        for epoch in range(self.n_epochs):
+        best_accuracy, best_state, start = -1.0, None, 0
+        # an interrupted fit resumes after its last finished epoch (None: no checkpoint, or off)
+        checkpoint = gen_builder.load_checkpoint()
+        if checkpoint is not None:
+            self.net.load_state_dict(checkpoint["net"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            scheduler.load_state_dict(checkpoint["scheduler"])
+            best_accuracy, best_state = checkpoint["best_accuracy"], checkpoint["best_state"]
+            start = checkpoint["epoch"]
+        for epoch in range(start, self.n_epochs):
             self.net.train()
             order = torch.randperm(len(x_train), device=self.device)
             total_loss = 0.0
@@ -176,6 +185,16 @@ class BatchClassifier:
                     best_accuracy = metrics["valid_acc"]
                     best_state = copy.deepcopy(self.net.state_dict())
             gen_builder.report(epoch=epoch + 1, n_epochs=self.n_epochs, **metrics)
+            gen_builder.save_checkpoint(
+                {
+                    "net": self.net.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "best_accuracy": best_accuracy,
+                    "best_state": best_state,
+                },
+                epoch=epoch + 1,
+            )
         if best_state is not None:
             self.net.load_state_dict(best_state)
         return self

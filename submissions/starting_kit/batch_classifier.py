@@ -3,6 +3,10 @@
 This is the organizers' simple baseline. Copy this folder, then improve the network, the
 number of epochs, the preprocessing (e.g. random flips in ``transform`` and a plain
 ``transform_test``)...
+
+``fit`` saves a checkpoint after every epoch (``gen_builder.save_checkpoint``) and starts from
+the last one (``gen_builder.load_checkpoint``): a long training interrupted by a restart
+resumes at its next epoch. Keep that pattern when you add epochs.
 """
 
 import numpy as np
@@ -36,7 +40,15 @@ class BatchClassifier:
         )
         optimizer = torch.optim.SGD(self.net.parameters(), lr=0.01, momentum=0.9)
         loss_fn = nn.CrossEntropyLoss()
-        for epoch in range(N_EPOCHS):
+        # Resume an interrupted fit after its last finished epoch (when the platform keeps
+        # checkpoints; otherwise load_checkpoint() returns None and save_checkpoint does nothing).
+        start = 0
+        checkpoint = gen_builder.load_checkpoint()
+        if checkpoint is not None:
+            self.net.load_state_dict(checkpoint["net"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            start = checkpoint["epoch"]
+        for epoch in range(start, N_EPOCHS):
             self.net.train()
             total_loss, n_seen = 0.0, 0
             for x, y in train_loader:
@@ -52,6 +64,9 @@ class BatchClassifier:
                 n_epochs=N_EPOCHS,
                 loss=total_loss / max(n_seen, 1),
                 valid_acc=self._accuracy(valid_loader),
+            )
+            gen_builder.save_checkpoint(
+                {"net": self.net.state_dict(), "optimizer": optimizer.state_dict()}, epoch=epoch + 1
             )
         return self
 

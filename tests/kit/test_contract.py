@@ -192,3 +192,41 @@ def test_definitions_under_top_level_try_or_if_are_found(tmp_path):
     pre = "try:\n    import numpy\nexcept ImportError:\n    pass\nelse:\n    def transform(x):\n        return x\n"
     sub = _write(tmp_path, pre=pre)
     check_submission(sub)
+
+
+CHECKPOINT_CLF = """\
+import numpy as np
+import torch
+
+
+class BatchClassifier:
+    def fit(self, gen_builder):
+        checkpoint = gen_builder.load_checkpoint()
+        self.prior = torch.full((18,), 1 / 18) if checkpoint is None else checkpoint["prior"]
+        gen_builder.save_checkpoint({"prior": self.prior}, epoch=1)
+
+    def predict_proba(self, X):
+        return np.tile(self.prior.numpy(), (len(X), 1))
+"""
+
+
+def test_run_check_resumes_a_fit_from_the_checkpoint_it_saved(tmp_path):
+    check_submission(_write(tmp_path, clf=CHECKPOINT_CLF), run=True)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected", "line"),
+    [
+        # saved, but torch.load(weights_only=True) could not read it back
+        ('{"prior": self.prior}', '{"prior": self.prior.numpy()}', r"state\['prior'\]", 9),
+        # saved fine, but the resumed fit reads a key that was never saved
+        ('checkpoint["prior"]', 'checkpoint["priors"]', "KeyError", 8),
+    ],
+)
+def test_run_check_names_the_line_of_a_checkpoint_that_does_not_resume(
+    tmp_path, old, new, expected, line
+):
+    sub = _write(tmp_path, clf=CHECKPOINT_CLF.replace(old, new))
+    with pytest.raises(ContractError, match=expected) as exc:
+        check_submission(sub, run=True)
+    assert exc.value.file.endswith("batch_classifier.py") and exc.value.line == line

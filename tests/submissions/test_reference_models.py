@@ -91,6 +91,13 @@ def test_no_dropout_variant_differs_only_by_its_dropout_layer():
     assert with_dropout(x).shape == without(x).shape == (2, 18)
 
 
+def test_no_dropout_variant_trains_with_the_same_settings():
+    with_dropout = module("heuritech_cnn", "batch_classifier")
+    without = module("cnn_no_dropout", "batch_classifier")
+    for name in ("N_EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "ANGLES", "FLIP_PROBA", "MASK_PROBA"):
+        assert getattr(with_dropout, name) == getattr(without, name), name
+
+
 def test_centre_crop_keeps_the_central_region(photo):
     pre = module("centre_crop", "image_preprocessor")
     out = pre.transform(photo)
