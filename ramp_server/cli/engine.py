@@ -55,7 +55,7 @@ def dispatch(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
     from ramp_server.engine.background import ReblendHook, local_limits
-    from ramp_server.engine.cluster import connect
+    from ramp_server.engine.cluster import close, connect
     from ramp_server.engine.dispatcher import Dispatcher
 
     client, cluster = connect(settings, scheduler_address=args.scheduler, n_workers=args.workers)
@@ -92,7 +92,5 @@ def dispatch(args: argparse.Namespace) -> int:
             hook.close(wait_s=600.0 if args.until_idle and not stop.is_set() else 0.0)
         if dispatcher is not None:
             dispatcher.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close(client, cluster)
     return 130 if signal.SIGINT in interrupted else 0

@@ -36,7 +36,7 @@ class DispatcherHandle:
         return self._thread.is_alive()
 
     def _main(self) -> None:
-        from ramp_server.engine.cluster import connect
+        from ramp_server.engine.cluster import close, connect
         from ramp_server.engine.sandbox_policy import SandboxUnavailable
 
         client = cluster = dispatcher = hook = None
@@ -69,9 +69,7 @@ class DispatcherHandle:
             if dispatcher is not None:
                 dispatcher.close()
             if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
+                close(client, cluster)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to stop and wait for it (running folds are requeued at next start)."""

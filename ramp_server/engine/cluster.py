@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -40,3 +41,39 @@ def connect(
     )
     log.info("dispatcher: started a local Dask cluster of %d worker process(es)", n)
     return Client(cluster, timeout=timeout_s), cluster
+
+
+#: Dask loggers whose shutdown races (a heartbeat to a scheduler already gone, a task cancelled
+#: mid-instruction) print tracebacks that say nothing about the platform's state.
+_DASK_LOGGERS = ("distributed", "tornado")
+
+
+def _silence_dask_logs() -> None:
+    for name in _DASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def close(client: Client, cluster: Any, *, timeout_s: float = 5.0) -> None:
+    """Close ``client`` and, when the dispatcher started it, ``cluster`` (from :func:`connect`).
+
+    Stopping the embedded cluster is intentional (the database keeps every fold's state and the
+    next dispatcher requeues what was running), so its workers' Dask loggers and this process's
+    are silenced first: a Ctrl-C must end with one line, not a worker's heartbeat traceback. A
+    worker that does not answer within ``timeout_s`` (frozen) is closed without it.
+    """
+    if cluster is None:
+        client.close()
+        return
+    quiet = threading.Thread(
+        target=client.run, args=(_silence_dask_logs,), kwargs={"on_error": "ignore"}, daemon=True
+    )
+    quiet.start()
+    quiet.join(timeout_s)
+    levels = {name: logging.getLogger(name).level for name in _DASK_LOGGERS}
+    _silence_dask_logs()
+    try:
+        client.close()
+        cluster.close()
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
