@@ -34,7 +34,7 @@ from ramp_server.db.models import ErrorKind, Submission, SubmissionState
 from ramp_server.engine.cancellation import CancelWatcher, send_cancel
 from ramp_server.engine.health import ClusterView, ClusterWatch
 from ramp_server.engine.inflight import InFlight
-from ramp_server.engine.progress_relay import ProgressRelay
+from ramp_server.engine.progress_relay import ProgressRelay, clean_progress
 from ramp_server.engine.sandbox_policy import SandboxLimits, limits_from_settings, resolve_mode
 from ramp_server.engine.tasks import FoldJob, FoldOutcome, cancel_event_name
 
@@ -300,19 +300,27 @@ class Dispatcher:
 
     def _record(self, item: InFlight, outcome: FoldOutcome) -> None:
         from ramp_server.services import jobs, results
+        from ramp_server.services import progress as progress_log
         from ramp_server.storage import atomic_write_bytes
 
         log_file = self.storage.log_path(item.submission_id, item.fold)
         atomic_write_bytes(log_file, outcome.log)
         charged = outcome.wall_time_s or None
         with self.sessions() as session:
+            # the whole learning curve, whatever the live relay missed (committed just below)
+            progress_log.record_progress(
+                session,
+                submission_id=item.submission_id,
+                fold=item.fold,
+                reports=[clean_progress(p) or {} for p in outcome.progress],
+            )
             jobs.note_fold_run(
                 session,
                 submission_id=item.submission_id,
                 fold=item.fold,
                 worker=outcome.worker,
                 log_path=self.storage.relative(log_file),
-                progress=outcome.progress[-1] if outcome.progress else None,
+                progress=clean_progress(outcome.progress[-1]) if outcome.progress else None,
             )
             if outcome.error_kind == "cancelled":
                 jobs.cancel_fold(

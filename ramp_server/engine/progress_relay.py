@@ -2,8 +2,9 @@
 
 A worker publishes every report its sandbox writes on the Dask topic
 :data:`~ramp_server.engine.tasks.PROGRESS_TOPIC`. The relay queues them as they arrive (on the
-client's event loop) and, on the dispatcher's thread, stores the latest report of each fold and
-logs its epoch: the terminal's view of training.
+client's event loop) and, on the dispatcher's thread, stores the latest report of each fold,
+keeps every epoch's report in ``progress_log`` (:mod:`ramp_server.services.progress`, the
+learning curves) and logs the epoch: the terminal's view of training.
 """
 
 from __future__ import annotations
@@ -46,26 +47,37 @@ class ProgressRelay:
             self._queue.put(msg)
 
     def drain(self, *, running: Iterable[Any]) -> None:
-        """Store the latest report of each fold heard from; the ``running`` folds (with
-        ``submission_id``, ``fold`` and ``label``) name them in the log lines."""
+        """Store the latest report of each fold heard from, and every epoch reported in the
+        progress log; the ``running`` folds (with ``submission_id``, ``fold`` and ``label``)
+        name them in the log lines."""
         from ramp_server.services import jobs
+        from ramp_server.services import progress as progress_log
 
-        latest: dict[tuple[int, int], dict[str, Any]] = {}
+        heard: dict[tuple[int, int], list[dict[str, Any]]] = {}
         while True:
             try:
                 msg = self._queue.get_nowait()
             except queue.Empty:
                 break
             try:
-                latest[(int(msg["submission_id"]), int(msg["fold"]))] = msg
+                heard.setdefault((int(msg["submission_id"]), int(msg["fold"])), []).append(msg)
             except (KeyError, TypeError, ValueError):
                 continue
-        if not latest:
+        if not heard:
             return
         labels = {(f.submission_id, f.fold): f.label for f in running}
         with self.sessions() as session:
-            for (sid, fold), msg in latest.items():
-                progress = _clean_progress(msg.get("progress"))
+            for (sid, fold), msgs in heard.items():
+                msg = msgs[-1]
+                # every epoch heard since the last drain goes to the learning curve (committed
+                # with the fold's latest report just below)
+                progress_log.record_progress(
+                    session,
+                    submission_id=sid,
+                    fold=fold,
+                    reports=[clean_progress(m.get("progress")) or {} for m in msgs],
+                )
+                progress = clean_progress(msg.get("progress"))
                 line = _describe_progress(progress) if progress else None
                 if line:  # the terminal's view of training
                     log.info(
@@ -83,7 +95,8 @@ class ProgressRelay:
                 )
 
 
-def _clean_progress(progress: Any) -> dict[str, Any] | None:
+def clean_progress(progress: Any) -> dict[str, Any] | None:
+    """A participant's progress report reduced to at most 20 scalar entries (short strings)."""
     if not isinstance(progress, dict):
         return None
     out: dict[str, Any] = {}

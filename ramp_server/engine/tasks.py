@@ -29,6 +29,8 @@ from ramp_server.engine.sandbox import SandboxResult, run_sandboxed
 from ramp_server.engine.sandbox_policy import SandboxLimits
 
 PROGRESS_TOPIC = "ramp-fold-progress"
+#: most progress reports of a fold sent back with its outcome (the latest ones)
+MAX_PROGRESS_REPORTS = 1000
 
 
 def cancel_event_name(task_key: str) -> str:
@@ -259,7 +261,8 @@ def _run(job: FoldJob, base: Path) -> FoldOutcome:
         log=sr.log,
         log_truncated=sr.log_truncated,
         worker=_worker_name(),
-        progress=sr.progress[-1:],
+        # every report (the learning curve), bounded: a report per batch is not worth shipping
+        progress=sr.progress[-MAX_PROGRESS_REPORTS:],
         peak_memory_mb=sr.peak_rss_mb or None,
     )
     status = _read_status(out / "status.json")

@@ -8,7 +8,7 @@ They are grouped by domain in the modules of this package:
 - :mod:`.enums`: the enumerations (states, error kinds, splits, visibility, interactions);
 - :mod:`.accounts`: users, API and password-reset tokens, login attempts;
 - :mod:`.events`: events, their participants and invitations, their CV folds;
-- :mod:`.submissions`: submissions, their files, folds and scores;
+- :mod:`.submissions`: submissions, their files, folds, scores and per-epoch progress;
 - :mod:`.collaboration`: blends, credits between submissions, interactions.
 
 Conventions: every timestamp is stored as naive UTC and read back as an aware UTC ``datetime``
@@ -37,7 +37,13 @@ from ramp_server.db.models.enums import (
     SubmissionState,
 )
 from ramp_server.db.models.events import CVFold, Event, EventInvitation, EventParticipant
-from ramp_server.db.models.submissions import Score, Submission, SubmissionFile, SubmissionFold
+from ramp_server.db.models.submissions import (
+    ProgressEntry,
+    Score,
+    Submission,
+    SubmissionFile,
+    SubmissionFold,
+)
 from ramp_server.db.models.teams import Team, TeamInvitation, TeamMember
 
 __all__ = [
@@ -57,6 +63,7 @@ __all__ = [
     "LeaderboardVisibility",
     "LoginAttempt",
     "PasswordResetToken",
+    "ProgressEntry",
     "Score",
     "Split",
     "Submission",

@@ -179,3 +179,25 @@ class Score(Base):
     #: percentile bootstrap interval of a bagged score (rows resampled; ``settings.bootstrap_n``)
     ci_low: Mapped[float | None] = mapped_column(Float, nullable=True)
     ci_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ProgressEntry(Base):
+    """One epoch of one fold's training as its progress report told it (the learning curves).
+
+    ``submission_folds.progress`` keeps only the latest report; this keeps every epoch. A fold
+    retried or resumed from a checkpoint reports an epoch again: the newer report replaces it.
+    """
+
+    __tablename__ = "progress_log"
+    __table_args__ = (UniqueConstraint("submission_id", "fold", "epoch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    fold: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer)
+    n_epochs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: validation accuracy of the epoch (None when the report had none)
+    valid_acc: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: the report's other numbers (loss, learning rate, ...), as cleaned by the relay
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
