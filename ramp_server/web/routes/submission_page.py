@@ -1,4 +1,5 @@
-"""One submission: live state, folds, scores, traceback, code, diff, download, owner actions."""
+"""One submission: live state, folds, scores, pictures, traceback, code, diff, download, owner
+actions."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from ramp_server.db.models import InteractionKind, Submission, User
 from ramp_server.services import blends, collaboration, exports, submissions
 from ramp_server.storage import Storage
-from ramp_server.web import access, event_charts, submission_view
+from ramp_server.web import access, event_charts, result_charts, submission_view
 from ramp_server.web.context import event_context, queue_positions
 from ramp_server.web.deps import AdminUser, Csrf, CurrentUser, Db
 from ramp_server.web.templating import flash, render
@@ -67,6 +68,9 @@ def submission_page(request: Request, db: Db, user: CurrentUser, submission_id: 
             see_all=user.is_admin or access.is_collaborative(event),
         ),
         is_owner=access.is_teammate(db, sub, user),
+        pictures=result_charts.submission_pictures(
+            db, settings=request.app.state.settings, sub=sub
+        ),
         terminal=sub.state.value in ("scored", "error", "cancelled"),
     )
     return render(request, "submissions/submission.html", ctx)
