@@ -222,3 +222,28 @@ def test_revision_0006_makes_every_participant_a_team_of_one_with_their_submissi
             assert conn.exec_driver_sql("SELECT count(*) FROM teams").scalar() == 3
     finally:
         engine.dispose()
+
+
+def test_revision_0007_adds_the_progress_log_and_downgrades_dropping_it_only(db_url):
+    """0007: ``progress_log``, one row per (submission, fold, epoch); down drops it alone."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from ramp_server.db.migrate import downgrade
+
+    engine = make_engine(url=db_url)
+    try:
+        downgrade(engine, "0006")
+        assert "progress_log" not in inspect(engine).get_table_names()
+        assert "submission_folds" in inspect(engine).get_table_names()
+        upgrade(engine)
+        assert current_revision(engine) == head_revision() == "0007"
+        uniques = inspect(engine).get_unique_constraints("progress_log")
+        assert [u["column_names"] for u in uniques] == [["submission_id", "fold", "epoch"]]
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # no such submission
+            conn.exec_driver_sql(
+                "INSERT INTO progress_log (submission_id, fold, epoch, recorded_at) "
+                "VALUES (42, 0, 1, '2026-01-01 00:00:00')"
+            )
+    finally:
+        engine.dispose()
