@@ -113,13 +113,18 @@ def xy_chart(
     series: Sequence[Series],
     *,
     y_label: str = "",
+    x_label: str = "",
     x_is_time: bool = True,
+    x_integer: bool = False,
     title: str = "",
     empty_text: str = "no data yet",
     width: int = 1100,
     height: int = 340,
 ) -> Markup:
-    """Scores-over-time style chart: axes, grid, points/lines/steps and a legend."""
+    """Scores-over-time style chart: axes, grid, points/lines/steps and a legend.
+
+    ``x_integer``: the x axis counts (epochs): its ticks are whole numbers.
+    """
     left, right, top, bottom = 64, 16, 30, 44
     pw, ph = width - left - right, height - top - bottom
     xs = [x for s in series for x, y in s.points if math.isfinite(y)]
@@ -134,8 +139,9 @@ def xy_chart(
             f"{escape(empty_text)}</text></svg>"
         )
     x0, x1 = min(xs), max(xs)
-    if x1 == x0:
-        x0, x1 = x0 - 1800, x1 + 1800
+    if x1 == x0:  # one x value: half an hour (or one unit) either side
+        pad = 1800 if x_is_time else 1
+        x0, x1 = x0 - pad, x1 + pad
     y_ticks = nice_ticks(min(ys), max(ys))
     y0, y1 = y_ticks[0], y_ticks[-1]
     if y1 == y0:
@@ -157,8 +163,11 @@ def xy_chart(
             f"{_fmt(t)}</text>"
         )
     n_x = 6
-    for i in range(n_x + 1):
-        xv = x0 + (x1 - x0) * i / n_x
+    x_ticks = [x0 + (x1 - x0) * i / n_x for i in range(n_x + 1)]
+    if x_integer:
+        step = max(1, math.ceil((x1 - x0) / n_x))
+        x_ticks = [float(v) for v in range(math.ceil(x0), math.floor(x1) + 1, step)]
+    for xv in x_ticks:
         label = _time_label(xv, x1 - x0) if x_is_time else _fmt(xv)
         parts.append(
             f'<text x="{sx(xv):.1f}" y="{top + ph + 18}" text-anchor="middle" class="tick">'
@@ -168,6 +177,11 @@ def xy_chart(
         f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" class="axis"/>'
         f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" class="axis"/>'
     )
+    if x_label:
+        parts.append(
+            f'<text x="{left + pw / 2}" y="{top + ph + 36}" text-anchor="middle" '
+            f'class="axis-label">{escape(x_label)}</text>'
+        )
     if y_label:
         parts.append(
             f'<text x="14" y="{top + ph / 2}" transform="rotate(-90 14 {top + ph / 2})" '

@@ -3,8 +3,8 @@ taxon's accuracy beside its frequency, and the learning curves of its folds.
 
 Inline SVG built here from what :mod:`ramp_server.services.confusion` and
 :mod:`ramp_server.services.progress` return (no SQL, no JavaScript). The heat map and the paired
-bars keep a minimum width (their taxon names stay readable) and scroll inside their own box on a
-narrow screen; the learning curves scale with the page.
+bars are drawn at a size where the taxon names stay readable: the heat map keeps a minimum
+width and scrolls inside its own box on a phone, the bars stack each taxon's name over its pair.
 """
 
 from __future__ import annotations
@@ -64,8 +64,7 @@ def confusion_heatmap(conf: Confusion) -> Markup:
     title = f"Confusion matrix of the bagged validation predictions ({conf.n_rows} images)"
     parts = [_svg_head("heatmap", width, height, title)]
     parts.append(
-        f'<text x="{LABEL_W + n * CELL / 2:.1f}" y="16" text-anchor="middle" class="axis-label">'
-        "predicted taxon →</text>"
+        f'<text x="{LABEL_W}" y="16" class="axis-label">predicted taxon (number) →</text>'
         f'<text x="{LABEL_W - 8}" y="{top - 8}" text-anchor="end" class="axis-label">'
         "true taxon ↓</text>"
     )
@@ -103,40 +102,37 @@ def confusion_heatmap(conf: Confusion) -> Markup:
 
 
 def accuracy_bars(conf: Confusion) -> Markup:
-    """Per taxon, paired bars: its accuracy (share of its images predicted right, 0-100 %) and
-    its frequency (share of the validation images, scaled to the most frequent taxon)."""
-    n = len(conf.labels)
-    row_h, top, bar_w, gap = 24, 40, 190, 60
-    x_acc = LABEL_W
-    x_freq = x_acc + bar_w + gap
-    width, height = x_freq + bar_w + 56, top + n * row_h + 8
+    """Per taxon, its name over a pair of bars: its accuracy (the share of its images predicted
+    right, on a 0-100 % scale) and its frequency (its share of the validation images, the most
+    frequent taxon's bar the longest). Narrow enough to read on a phone without scrolling."""
+    row_h, top, bar_w, width = 46, 50, 300, 400
+    height = top + len(conf.labels) * row_h
     fmax = max(conf.frequency, default=0.0) or 1.0
     title = "Accuracy of each taxon beside its frequency in the validation images"
     parts = [_svg_head("paired", width, height, title)]
     parts.append(
-        f'<rect x="{x_acc}" y="8" width="12" height="12" rx="2" fill="{charts.PALETTE[0]}"/>'
-        f'<text x="{x_acc + 16}" y="18" class="legend">accuracy (0–100 %)</text>'
-        f'<rect x="{x_freq}" y="8" width="12" height="12" rx="2" fill="{charts.PALETTE[1]}"/>'
-        f'<text x="{x_freq + 16}" y="18" class="legend">frequency (share of images)</text>'
+        f'<rect x="0" y="6" width="12" height="12" rx="2" fill="{charts.PALETTE[0]}"/>'
+        '<text x="18" y="16" class="legend">accuracy: share of its images predicted right</text>'
+        f'<rect x="0" y="26" width="12" height="12" rx="2" fill="{charts.PALETTE[1]}"/>'
+        f'<text x="18" y="36" class="legend">frequency: share of the images (longest: '
+        f"{fmax:.1%})</text>"
     )
     for i, name in enumerate(conf.labels):
         y = top + i * row_h
         acc, freq = conf.accuracy[i], conf.frequency[i]
         acc_text = "no image" if acc is None else f"{acc:.0%}"
+        acc_w, freq_w = (acc or 0.0) * bar_w, freq / fmax * bar_w
         parts.append(
-            f'<text x="{LABEL_W - 8}" y="{y + row_h * 0.62:.1f}" text-anchor="end" class="lbl">'
-            f"{escape(name)}</text>"
-            f'<rect x="{x_acc}" y="{y + 4}" width="{bar_w}" height="{row_h - 8}" class="track"/>'
-            f'<rect x="{x_acc}" y="{y + 4}" width="{(acc or 0.0) * bar_w:.1f}" '
-            f'height="{row_h - 8}" rx="2" fill="{charts.PALETTE[0]}" class="bar-acc">'
+            f'<text x="0" y="{y + 12}" class="lbl">{escape(name)}</text>'
+            f'<rect x="0" y="{y + 17}" width="{bar_w}" height="10" class="track"/>'
+            f'<rect x="0" y="{y + 17}" width="{acc_w:.1f}" height="10" rx="2" '
+            f'fill="{charts.PALETTE[0]}" class="bar-acc">'
             f"<title>{escape(name)}: accuracy {acc_text}</title></rect>"
-            f'<text x="{x_acc + bar_w + 6}" y="{y + row_h * 0.62:.1f}" class="val">'
-            f"{acc_text}</text>"
-            f'<rect x="{x_freq}" y="{y + 4}" width="{freq / fmax * bar_w:.1f}" '
-            f'height="{row_h - 8}" rx="2" fill="{charts.PALETTE[1]}" class="bar-freq">'
+            f'<text x="{bar_w + 6}" y="{y + 26}" class="val">{acc_text}</text>'
+            f'<rect x="0" y="{y + 30}" width="{freq_w:.1f}" height="10" rx="2" '
+            f'fill="{charts.PALETTE[1]}" class="bar-freq">'
             f"<title>{escape(name)}: {freq:.1%} of the images ({conf.support[i]})</title></rect>"
-            f'<text x="{x_freq + freq / fmax * bar_w + 6:.1f}" y="{y + row_h * 0.62:.1f}" '
-            f'class="val">{freq:.1%}</text>'
+            f'<text x="{bar_w + 6}" y="{y + 39}" class="val">{freq:.1%}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -158,9 +154,11 @@ def learning_curves_chart(curves: list[FoldCurve]) -> Markup:
         series,
         y_label="validation accuracy",
         x_is_time=False,
+        x_label="epoch",
+        x_integer=True,
         title="Learning curves: validation accuracy per epoch of each fold",
-        width=820,
-        height=320,
+        width=440,
+        height=280,
     )
 
 
