@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _submit(args: argparse.Namespace) -> int:
     from ramp_server.services.events import get_event
     from ramp_server.services.participants import get_participation, join_event
-    from ramp_server.services.submissions import files_from_dir, submit
+    from ramp_server.services.submissions import files_from_dir, submit, team_allowance
     from ramp_server.services.users import get_user
 
     with service_session(args) as (settings, session):
@@ -77,7 +77,24 @@ def _submit(args: argparse.Namespace) -> int:
             session, settings=settings, event=event, user=user, name=args.name, files=files
         )
         print(f"submission {sub.id} ({user.name}/{sub.name}) {sub.state.value}")
+        print(allowance_line(team_allowance(session, event=event, user=user)))
     return 0
+
+
+def allowance_line(allowance: Any) -> str:
+    """One line saying how many submissions the team has left today and when the next is
+    allowed (an :class:`~ramp_server.services.submissions.Allowance`)."""
+    left = (
+        "no daily limit"
+        if allowance.left_today is None
+        else f"{allowance.left_today} of {allowance.daily_quota} submissions left today"
+    )
+    when = (
+        f"next allowed at {allowance.next_at.isoformat(timespec='seconds')}"
+        if allowance.next_at
+        else "next allowed now"
+    )
+    return f"{left}; {when}"
 
 
 def _submissions(args: argparse.Namespace) -> int:

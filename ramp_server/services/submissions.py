@@ -26,7 +26,7 @@ from ramp_server.services import NotFound, ServiceError, scheduling
 from ramp_server.services import events as event_service
 from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.exports import export_archive
-from ramp_server.services.submission_intake import submit
+from ramp_server.services.submission_intake import Allowance, submit, team_allowance
 from ramp_server.services.uploads import (
     FILE_NAME_RE,
     MAX_ARCHIVE_ENTRIES,
@@ -197,6 +197,7 @@ __all__ = [
     "REQUIRED_FILES",
     "SUBMISSION_NAME_MAX",
     "SUBMISSION_NAME_RE",
+    "Allowance",
     "SubmissionRejected",
     "can_view_code",
     "cancel",
@@ -212,4 +213,5 @@ __all__ = [
     "set_withdrawn_from_blend",
     "submission_sources",
     "submit",
+    "team_allowance",
 ]

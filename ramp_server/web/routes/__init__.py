@@ -9,6 +9,7 @@ from ramp_server.web.routes import (
     admin,
     api,
     api_teams,
+    api_toolkit,
     events,
     health,
     leaderboards,
@@ -29,6 +30,7 @@ ROUTE_MODULES = (
     admin,
     api,
     api_teams,
+    api_toolkit,
     health,
     metrics,
 )

@@ -88,6 +88,9 @@ class SubmissionStatus(BaseModel):
     folds: list[dict[str, Any]]
     contributivity: float | None
     historical_contributivity: float | None
+    submissions_left: dict[str, Any] | None = Field(
+        None, description="after an upload: the team's submissions left today and the next time"
+    )
 
 
 class TokenIn(BaseModel):
@@ -288,8 +291,14 @@ async def create_submission(
             files=contents,
             credits=credit_map,
         )
+        left = submissions.team_allowance(db, event=event, user=user)
         return SubmissionStatus(
-            **submission_view.status(db, sub, positions=queue_positions(request, db))
+            **submission_view.status(db, sub, positions=queue_positions(request, db)),
+            submissions_left={
+                "left_today": left.left_today,
+                "daily_quota": left.daily_quota,
+                "next_at": left.next_at.isoformat() if left.next_at else None,
+            },
         )
 
     return await run_in_threadpool(_submit)

@@ -1,0 +1,43 @@
+"""The JSON API of the organiser's toolkit under ``/api/``: submissions left, baselines,
+re-scoring and re-training, notifications (issue #14 items 2–6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ramp_server.services import submissions
+from ramp_server.web import access
+from ramp_server.web.deps import CurrentUser, Db
+
+router = APIRouter(prefix="/api", tags=["toolkit"])
+
+
+class AllowanceOut(BaseModel):
+    daily_quota: int | None = Field(
+        description="submissions per team per 24 hours (None: no limit)"
+    )
+    min_delay_s: int = Field(description="seconds between two submissions of a team")
+    left_today: int | None = Field(
+        description="submissions the team may still make in the rolling 24 hours (None: no limit)"
+    )
+    next_at: datetime | None = Field(description="when the next is allowed (None: now)")
+
+
+def allowance_out(allowance: submissions.Allowance) -> AllowanceOut:
+    """The API's view of a team's :class:`~ramp_server.services.submissions.Allowance`."""
+    return AllowanceOut(
+        daily_quota=allowance.daily_quota,
+        min_delay_s=allowance.min_delay_s,
+        left_today=allowance.left_today,
+        next_at=allowance.next_at,
+    )
+
+
+@router.get("/events/{name}/submissions-left", response_model=AllowanceOut)
+def submissions_left(db: Db, user: CurrentUser, name: str) -> AllowanceOut:
+    """How many submissions your team may still make today, and when the next is allowed."""
+    event = access.get_event(db, name)
+    return allowance_out(submissions.team_allowance(db, event=event, user=user))
