@@ -52,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("submission_id", type=int, metavar="ID", help="submission id")
     p.set_defaults(func=_cancel)
 
+    p = sub.add_parser(
+        "baseline",
+        help="mark a submission as a baseline (badge, no rank, still blended) or unmark it",
+    )
+    p.add_argument("submission_id", type=int, metavar="ID", help="submission id")
+    p.add_argument("--off", action="store_true", help="unmark it: ranked again")
+    p.set_defaults(func=_baseline)
+
     p = sub.add_parser("export", help="export an event's scores, predictions and code as a zip")
     p.add_argument("--event", required=True, help="event name")
     p.add_argument("--out", required=True, help="zip file to write")
@@ -209,6 +217,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
         "submitted_at",
     ]
     table = [{k: r.get(k) for k in keep} for r in flat]
+    for row, r in zip(table, flat, strict=True):
+        if r.get("baseline"):  # shown, never ranked
+            row["rank"], row["submission"] = "-", f"{r['submission']} (baseline)"
     precision = {s["name"]: s["precision"] for s in event.score_types}
     _print_table(table, precision=precision)
     if blend is not None and blend.combined_valid is not None:
@@ -240,6 +251,17 @@ def _requeue(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     return _change_state(args, "cancel")
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from ramp_server.services import submissions as service
+
+    with service_session(args) as (_, session):
+        sub = service.get_submission(session, submission_id=args.submission_id)
+        service.set_baseline(session, submission=sub, baseline=not args.off)
+        label = f"{sub.id} ({sub.user.name}/{sub.name})"
+        print(f"submission {label} is {'no longer ' if args.off else ''}a baseline")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

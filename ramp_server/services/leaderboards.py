@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ramp_server.db.models import (
@@ -92,28 +92,42 @@ def public_leaderboard(
         if sort_by == "submitted_at":  # never NULL: a plain order can walk the index
             order = order[1:]
         order.append(Submission.id)
-    query = query.order_by(*order).offset(offset)
+    query = query.order_by(*order)
+    # baselines take no rank: count those on the pages before this one
+    rank = offset - _baselines_in(session, query.limit(offset)) if offset else 0
+    query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     rows = []
-    for rank, row in enumerate(session.execute(query), start=offset + 1):
+    for row in session.execute(query):
         d = common_fields(row)
-        d["rank"] = rank
+        if d["baseline"]:
+            d["rank"] = None
+        else:
+            rank += 1
+            d["rank"] = rank
         d["scores"] = scores_of(row, event, "v")
         d["ci"] = ci_of(row, "v")
         rows.append(d)
     return with_members(session, rows)
 
 
+def _baselines_in(session: Session, query: Select) -> int:
+    """How many rows of a board query are baselines."""
+    rows = query.subquery()
+    return session.scalar(select(func.count()).select_from(rows).where(rows.c.is_baseline)) or 0
+
+
 def board_version(session: Session, *, event: Event) -> tuple:
     """What changes whenever the public board's content may change: the number of scored
-    submissions and the time of the latest blend (one index-only aggregate). Pages memoize
+    submissions, the time of the latest blend and the number of baselines (one aggregate). Pages memoize
     what they derive from the scored submissions and blends under it."""
     last_blend = (
         select(func.max(Blend.computed_at)).where(Blend.event_id == event.id).scalar_subquery()
     )
+    baselines = func.coalesce(func.sum(case((Submission.is_baseline, 1), else_=0)), 0)
     row = session.execute(
-        select(func.count(), last_blend)
+        select(func.count(), last_blend, baselines)
         .select_from(Submission)
         .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
     ).one()
@@ -145,7 +159,8 @@ def competition_leaderboard(
     carry test scores and are ranked by the official test score.
     """
     official = official_spec(event)
-    query, vcols = with_scores(board_base(event), event, Split.VALID, "v")
+    ranked = board_base(event).where(Submission.is_baseline.is_(False))  # baselines compete not
+    query, vcols = with_scores(ranked, event, Split.VALID, "v")
     if include_test:
         query, tcols = with_scores(query, event, Split.TEST, "t")
     ov = vcols[event.official_score_name]
@@ -208,24 +223,29 @@ def private_leaderboard(
     query, vcols = with_scores(board_base(event), event, Split.VALID, "v")
     query, tcols = with_scores(query, event, Split.TEST, "t")
     ov, ot = vcols[event.official_score_name], tcols[event.official_score_name]
+    by_valid = [*order_by(ov, official), Submission.submitted_at, Submission.id]
+    by_test = [*order_by(ot, official), Submission.submitted_at, Submission.id]
+    # ranks among the non-baselines (a partition of their own); the order over all
     query = query.add_columns(
         func.rank()
-        .over(order_by=[*order_by(ov, official), Submission.submitted_at, Submission.id])
+        .over(partition_by=Submission.is_baseline, order_by=by_valid)
         .label("public_rank"),
         func.rank()
-        .over(order_by=[*order_by(ot, official), Submission.submitted_at, Submission.id])
+        .over(partition_by=Submission.is_baseline, order_by=by_test)
         .label("private_rank"),
+        func.row_number().over(order_by=by_test).label("position"),
     )
     inner = query.subquery()
-    outer = select(inner).order_by(inner.c.private_rank, inner.c.id).offset(offset)
+    outer = select(inner).order_by(inner.c.position).offset(offset)
     if limit is not None:
         outer = outer.limit(limit)
     rows = []
     for row in session.execute(outer):
         d = common_fields(row)
-        d["rank"] = row.private_rank
-        d["public_rank"] = row.public_rank
-        d["rank_change"] = row.public_rank - row.private_rank
+        ranked = not d["baseline"]
+        d["rank"] = row.private_rank if ranked else None
+        d["public_rank"] = row.public_rank if ranked else None
+        d["rank_change"] = row.public_rank - row.private_rank if ranked else None
         d["scores"], d["ci"] = scores_of(row, event, "t"), ci_of(row, "t")
         d["valid_scores"], d["valid_ci"] = scores_of(row, event, "v"), ci_of(row, "v")
         rows.append(d)

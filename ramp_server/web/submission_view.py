@@ -96,6 +96,7 @@ def status(db: Session, sub: Submission, *, positions: Mapping[int, int] | None 
         "folds": fold_rows,
         "contributivity": sub.contributivity,
         "historical_contributivity": sub.historical_contributivity,
+        "baseline": bool(sub.is_baseline),
     }
 
 

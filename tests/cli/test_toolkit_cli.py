@@ -34,3 +34,27 @@ def test_submit_prints_the_submissions_left_today(cli, event_kit):
     assert rc == 2 and "daily quota reached" in err
     rc, out, err = _submit(cli, "bob", "one")  # another team: its own quota
     assert rc == 0 and "1 of 2 submissions left today" in out, err
+
+
+def test_baseline_marks_a_submission_unranked_on_the_leaderboard(cli, event_kit, session, settings):
+    from ramp_test_plugin import score_folds
+
+    _event_with(cli, event_kit)
+    ids = []
+    for user, name, quality in (("ann", "reference", 0.6), ("bob", "mine", 0.2)):
+        rc, out, err = _submit(cli, user, name)
+        assert rc == 0, err
+        ids.append(int(out.split()[1]))  # "submission ID (user/name) queued"
+        score_folds(session, settings, ids[-1], quality=quality, seed=len(ids))
+    rc, out, err = cli("baseline", str(ids[0]))
+    assert rc == 0 and f"submission {ids[0]} (ann/reference) is a baseline" in out, err
+    rc, out, _ = cli("leaderboard", "--event", "spipoll")
+    assert "reference (baseline)" in out
+    rc, out, _ = cli("leaderboard", "--event", "spipoll", "--format", "json")
+    rows = {r["submission"]: r for r in __import__("json").loads(out)}
+    assert rows["reference"]["rank"] is None and rows["reference"]["baseline"] is True
+    assert rows["mine"]["rank"] == 1
+    rc, out, _ = cli("baseline", str(ids[0]), "--off")
+    assert rc == 0 and "is no longer a baseline" in out
+    rc, _, err = cli("baseline", "999999")
+    assert rc == 2 and "no submission with id 999999" in err

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from ramp_test_plugin import read_starting_kit
-from web_helpers import join, post_form, signup
+from web_helpers import csrf_of, join, make_admin, post_form, score_submission, signup
 
 
 def _editor(name: str) -> dict[str, str]:
@@ -38,7 +38,7 @@ def test_submit_page_and_api_show_the_submissions_left(client: TestClient, make_
     left = client.get("/api/events/spipoll/submissions-left").json()
     assert left["left_today"] == 1 and left["next_at"] is not None
     # the API's upload answers with what is left
-    csrf = __import__("web_helpers").csrf_of(client, "/events/spipoll/submit")
+    csrf = csrf_of(client, "/events/spipoll/submit")
     r = client.post(
         "/api/events/spipoll/submissions",
         data={"name": "too_soon"},
@@ -46,3 +46,51 @@ def test_submit_page_and_api_show_the_submissions_left(client: TestClient, make_
         headers={"X-CSRF-Token": csrf},
     )
     assert r.status_code == 400 and "wait" in r.json()["detail"]
+
+
+def _submit_form(client: TestClient, name: str) -> int:
+    r = post_form(client, "/events/spipoll/submit", _editor(name), follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return int(r.headers["location"].rsplit("/", 1)[1])
+
+
+def test_admin_marks_a_baseline_shown_with_a_badge_and_no_rank(
+    client: TestClient, other_client: TestClient, event, session, settings
+):
+    make_admin(session, client)
+    join(client)
+    ref = _submit_form(client, "reference")
+    signup(other_client, "alice")
+    join(other_client)
+    mine = _submit_form(other_client, "mine")
+    score_submission(session, settings, ref, seed=1)
+    score_submission(session, settings, mine, seed=2)
+    # a participant may not mark baselines
+    csrf = csrf_of(other_client, "/events/spipoll/submit")
+    r = other_client.post(
+        f"/api/submissions/{ref}/baseline", json={"baseline": True}, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 403 and "administrators only" in r.json()["detail"]
+    # the admin's button on the submission page
+    page = client.get(f"/submissions/{ref}")
+    assert "Mark as baseline" in page.text
+    r = post_form(client, f"/admin/submissions/{ref}/baseline", {"baseline": "1"})
+    assert r.status_code == 200 and 'id="baseline-badge"' in r.text
+    assert "Unmark as baseline" in r.text
+    board = other_client.get("/events/spipoll/leaderboard").text
+    assert 'class="badge baseline"' in board
+    rows = other_client.get("/api/events/spipoll/leaderboard").json()["rows"]
+    assert [(r["submission"], r["rank"], r["baseline"]) for r in rows if r["baseline"]] == [
+        ("reference", None, True)
+    ]
+    assert [r["rank"] for r in rows if not r["baseline"]] == [1]
+    assert other_client.get(f"/api/submissions/{mine}").json()["baseline"] is False
+    assert client.get(f"/api/submissions/{ref}").json()["baseline"] is True
+    comp = other_client.get("/api/events/spipoll/leaderboard?kind=competition").json()["rows"]
+    assert [r["submission"] for r in comp] == ["mine"]
+    # unmarked through the API
+    csrf = csrf_of(client, "/events/spipoll/submit")
+    r = client.post(
+        f"/api/submissions/{ref}/baseline", json={"baseline": False}, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 200 and r.json() == {"id": ref, "name": "reference", "baseline": False}

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from ramp_server.web.routes import (
     accounts,
     admin,
+    admin_toolkit,
     api,
     api_teams,
     api_toolkit,
@@ -28,6 +29,7 @@ ROUTE_MODULES = (
     teams,
     leaderboards,
     admin,
+    admin_toolkit,
     api,
     api_teams,
     api_toolkit,

@@ -88,6 +88,7 @@ class SubmissionStatus(BaseModel):
     folds: list[dict[str, Any]]
     contributivity: float | None
     historical_contributivity: float | None
+    baseline: bool = Field(False, description="an organisers' baseline: shown, never ranked")
     submissions_left: dict[str, Any] | None = Field(
         None, description="after an upload: the team's submissions left today and the next time"
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from ramp_server.services import submissions
 from ramp_server.web import access
-from ramp_server.web.deps import CurrentUser, Db
+from ramp_server.web.deps import Csrf, CurrentUser, Db
 
 router = APIRouter(prefix="/api", tags=["toolkit"])
 
@@ -41,3 +41,27 @@ def submissions_left(db: Db, user: CurrentUser, name: str) -> AllowanceOut:
     """How many submissions your team may still make today, and when the next is allowed."""
     event = access.get_event(db, name)
     return allowance_out(submissions.team_allowance(db, event=event, user=user))
+
+
+class BaselineIn(BaseModel):
+    baseline: bool = Field(True, description="true: mark as a baseline; false: unmark")
+
+
+class BaselineOut(BaseModel):
+    id: int
+    name: str
+    baseline: bool
+
+
+@router.post(
+    "/submissions/{submission_id}/baseline", response_model=BaselineOut, dependencies=[Csrf]
+)
+def set_baseline(db: Db, user: CurrentUser, submission_id: int, body: BaselineIn) -> BaselineOut:
+    """Mark or unmark a submission as a baseline (administrators only): shown on the boards
+    with a badge, never ranked, left out of the competition board, still blended."""
+    if not user.is_admin:
+        raise HTTPException(403, "administrators only: ask the organisers to mark baselines")
+    sub = access.get_submission(db, submission_id)
+    submissions.set_baseline(db, submission=sub, baseline=body.baseline)
+    db.commit()
+    return BaselineOut(id=sub.id, name=sub.name, baseline=sub.is_baseline)

@@ -1,0 +1,75 @@
+"""The organiser's toolkit in the services (issue #14 items 2–5): baselines, the leaderboard
+freeze, re-scoring and re-training, the e-mail outbox — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from ramp_server.services import blends, leaderboards
+from ramp_server.services.participants import join_event
+from ramp_server.services.submissions import select_for_competition, set_baseline, submit
+
+from ramp_test_plugin import create_test_user, score_folds
+
+
+@pytest.fixture
+def players(session, event):
+    users = [create_test_user(session, n) for n in ("ann", "bob", "org")]
+    for u in users:
+        join_event(session, event=event, user=u)
+    session.commit()
+    return users
+
+
+def _scored(session, settings, event, user, name, files, quality, seed):
+    sub = submit(session, settings=settings, event=event, user=user, name=name, files=files)
+    score_folds(session, settings, sub.id, quality=quality, seed=seed)
+    return sub
+
+
+def test_a_baseline_is_shown_unranked_left_out_of_the_competition_and_still_blended(
+    session, settings, event, players, starting_kit_files
+):
+    ann, bob, org = players
+    files = starting_kit_files
+    a = _scored(session, settings, event, ann, "a", files, 0.2, 1)
+    b = _scored(session, settings, event, bob, "b", files, 0.1, 2)
+    ref = _scored(session, settings, event, org, "reference", files, 0.6, 3)
+    before = leaderboards.board_version(session, event=event)
+    set_baseline(session, submission=ref, baseline=True)
+    session.commit()
+    assert leaderboards.board_version(session, event=event) != before  # pages see the change
+
+    board = leaderboards.public_leaderboard(session, event=event)
+    assert [(r["submission"], r["rank"], r["baseline"]) for r in board] == [
+        ("reference", None, True),
+        ("a", 1, False),
+        ("b", 2, False),
+    ]
+    # a page after the baseline counts ranks without it
+    page2 = leaderboards.public_leaderboard(session, event=event, limit=1, offset=2)
+    assert [(r["submission"], r["rank"]) for r in page2] == [("b", 2)]
+    page_b = leaderboards.public_leaderboard(session, event=event, limit=1, offset=1)
+    assert [(r["submission"], r["rank"]) for r in page_b] == [("a", 1)]
+
+    # the baseline's team cannot put it on the competition board
+    select_for_competition(session, submission=ref)
+    set_baseline(session, submission=ref, baseline=True)
+    session.commit()
+    comp = leaderboards.competition_leaderboard(session, event=event, include_test=True)
+    assert [r["submission"] for r in comp] == ["a", "b"]
+    assert [r["rank"] for r in comp] == [1, 2]
+
+    private = {r["submission"]: r for r in leaderboards.private_leaderboard(session, event=event)}
+    assert private["reference"]["rank"] is None and private["reference"]["rank_change"] is None
+    assert sorted(private[n]["rank"] for n in ("a", "b")) == [1, 2]
+    assert private["a"]["public_rank"] == 1 and private["b"]["public_rank"] == 2
+
+    # still a blend candidate
+    candidates = blends.blend_inputs(session, event_id=event.id).candidates
+    assert {c.submission_id for c in candidates} == {a.id, b.id, ref.id}
+
+    set_baseline(session, submission=ref, baseline=False)
+    session.commit()
+    board = leaderboards.public_leaderboard(session, event=event)
+    assert [(r["submission"], r["rank"]) for r in board] == [("reference", 1), ("a", 2), ("b", 3)]
