@@ -140,6 +140,13 @@ def _rule_flags(p: argparse.ArgumentParser) -> None:
         help="teams may form or merge until then ('none': until a team's first submission)",
     )
     p.add_argument(
+        "--freeze",
+        dest="freeze_at",
+        type=parse_time,
+        default=d,
+        help="from then until closing participants see the board as it was then ('none': never)",
+    )
+    p.add_argument(
         "--approval-required",
         dest="approval_required",
         action="store_true",

@@ -47,6 +47,7 @@ def public_leaderboard(
     best_first: bool = True,
     limit: int | None = None,
     offset: int = 0,
+    where: tuple[Any, ...] = (),
 ) -> list[dict[str, Any]]:
     """Scored submissions with their bagged validation scores, best first by ``sort_by``.
 
@@ -55,6 +56,7 @@ def public_leaderboard(
     ``submitted_at``. Each row also has ``rank`` (position in this order, 1 = first).
     Sorted by a score, a page (``limit``/``offset``) is an ordered index scan of
     ``ix_scores_bagged``: fast at any number of submissions. Ties: the first scored ranks first.
+    ``where``: more conditions on the submissions (the frozen board's, :mod:`.freeze`).
     """
     names = [s["name"] for s in event.score_types]
     sort_by = sort_by or event.official_score_name
@@ -92,7 +94,7 @@ def public_leaderboard(
         if sort_by == "submitted_at":  # never NULL: a plain order can walk the index
             order = order[1:]
         order.append(Submission.id)
-    query = query.order_by(*order)
+    query = query.where(*where).order_by(*order)
     # baselines take no rank: count those on the pages before this one
     rank = offset - _baselines_in(session, query.limit(offset)) if offset else 0
     query = query.offset(offset)
@@ -150,16 +152,17 @@ def best_score(session: Session, *, event: Event) -> float | None:
 
 
 def competition_leaderboard(
-    session: Session, *, event: Event, include_test: bool = False
+    session: Session, *, event: Event, include_test: bool = False, where: tuple[Any, ...] = ()
 ) -> list[dict[str, Any]]:
     """One submission per team: the one it selected, else its best on validation; each row
     with the team's members and its contributivity (the sum of its submissions').
 
     Ranked by the official validation score; with ``include_test`` (private phase) the rows also
-    carry test scores and are ranked by the official test score.
+    carry test scores and are ranked by the official test score. ``where``: more conditions
+    on the submissions (the frozen board's, :mod:`.freeze`).
     """
     official = official_spec(event)
-    ranked = board_base(event).where(Submission.is_baseline.is_(False))  # baselines compete not
+    ranked = board_base(event).where(Submission.is_baseline.is_(False), *where)  # no baselines
     query, vcols = with_scores(ranked, event, Split.VALID, "v")
     if include_test:
         query, tcols = with_scores(query, event, Split.TEST, "t")

@@ -73,3 +73,65 @@ def test_a_baseline_is_shown_unranked_left_out_of_the_competition_and_still_blen
     session.commit()
     board = leaderboards.public_leaderboard(session, event=event)
     assert [(r["submission"], r["rank"]) for r in board] == [("reference", 1), ("a", 2), ("b", 3)]
+
+
+def _blend(session, event, contributivity):
+    blends.record_blend(
+        session,
+        inputs=blends.blend_inputs(session, event_id=event.id),
+        started_at="2026-01-01T10:00:00",
+        contributivity=contributivity,
+        historical_contributivity=contributivity,
+        shapley=None,
+        blend={"score_name": "acc", "n_submissions": len(contributivity), "combined_valid": 0.5},
+    )
+
+
+def test_a_frozen_board_is_the_board_at_the_freeze_with_the_teams_later_scores_apart(
+    session, settings, event, players, starting_kit_files
+):
+    from ramp_server.db.models import utcnow
+    from ramp_server.services import freeze
+    from ramp_server.services.events import close_event, update_event
+
+    ann, bob, org = players
+    files = starting_kit_files
+    a = _scored(session, settings, event, ann, "a", files, 0.2, 1)
+    b = _scored(session, settings, event, bob, "b", files, 0.1, 2)
+    _blend(session, event, {a.id: 0.7, b.id: 0.3})
+    at = utcnow()
+    update_event(session, event=event, freeze_at=at)
+    session.commit()
+    c = _scored(session, settings, event, bob, "c", files, 0.6, 3)
+    _blend(session, event, {c.id: 1.0})
+
+    assert freeze.frozen_at(event, user=ann) == at
+    assert freeze.frozen_at(event, user=None) == at  # anonymous viewers too
+    assert freeze.frozen_at(event, user=create_test_user(session, "boss", admin=True)) is None
+    frozen = freeze.frozen_public_board(session, event=event, at=at)
+    assert [(r["submission"], r["rank"], r["contributivity"]) for r in frozen] == [
+        ("a", 1, 0.7),
+        ("b", 2, 0.3),
+    ]
+    live = leaderboards.public_leaderboard(session, event=event)
+    assert [r["submission"] for r in live] == ["c", "a", "b"]
+    comp = freeze.frozen_competition_board(session, event=event, at=at)
+    assert [(r["team"], r["submission"]) for r in comp] == [("ann", "a"), ("bob", "b")]
+    # bob's team sees its later score, unranked; ann's team has none
+    own = freeze.own_rows_since(session, event=event, user=bob, at=at)
+    assert [(r["submission"], r["rank"], r["after_freeze"]) for r in own] == [("c", None, True)]
+    assert freeze.own_rows_since(session, event=event, user=ann, at=at) == []
+
+    close_event(session, event=event)
+    session.commit()
+    assert freeze.frozen_at(event, user=ann) is None  # live again at closing
+
+
+def test_the_freeze_must_come_before_the_closing(session, event):
+    from datetime import UTC, datetime
+
+    from ramp_server.services.events import EventError, update_event
+
+    closing = datetime(2026, 6, 1, tzinfo=UTC)
+    with pytest.raises(EventError, match="freeze_at .* must not be after closing_at"):
+        update_event(session, event=event, closing_at=closing, freeze_at=closing.replace(month=7))
