@@ -58,3 +58,15 @@ def test_baseline_marks_a_submission_unranked_on_the_leaderboard(cli, event_kit,
     assert rc == 0 and "is no longer a baseline" in out
     rc, _, err = cli("baseline", "999999")
     assert rc == 2 and "no submission with id 999999" in err
+
+
+def test_event_freeze_flag_sets_and_checks_the_freeze(cli, event_kit):
+    _event_with(cli, event_kit, "--closing", "2026-06-02T00:00Z")
+    rc, out, err = cli("event", "update", "spipoll", "--freeze", "2026-06-01T23:00Z")
+    assert rc == 0 and "freeze_at" in out, err
+    rc, out, _ = cli("event", "list", "--format", "json")
+    assert __import__("json").loads(out)[0]["freeze_at"] == "2026-06-01T23:00:00+00:00"
+    rc, _, err = cli("event", "update", "spipoll", "--freeze", "2026-06-03")
+    assert rc == 2 and "must not be after closing_at" in err
+    rc, _, err = cli("event", "update", "spipoll", "--freeze", "none")
+    assert rc == 0, err

@@ -3,6 +3,8 @@ left, baselines, the leaderboard freeze, re-scoring, notifications."""
 
 from __future__ import annotations
 
+import html
+
 from fastapi.testclient import TestClient
 
 from ramp_test_plugin import read_starting_kit
@@ -94,3 +96,45 @@ def test_admin_marks_a_baseline_shown_with_a_badge_and_no_rank(
         f"/api/submissions/{ref}/baseline", json={"baseline": False}, headers={"X-CSRF-Token": csrf}
     )
     assert r.status_code == 200 and r.json() == {"id": ref, "name": "reference", "baseline": False}
+
+
+def test_a_frozen_board_for_participants_and_the_live_one_for_organisers(
+    client: TestClient, other_client: TestClient, event, session, settings
+):
+    from ramp_server.db.models import utcnow
+
+    make_admin(session, client)
+    signup(other_client, "alice")
+    join(other_client)
+    early = _submit_form(other_client, "early")
+    score_submission(session, settings, early, seed=1)
+    # the admin's form sets the freeze; a bad time is refused naming the field
+    r = post_form(client, "/admin/events/spipoll/freeze", {"freeze_at": "tomorrow"})
+    assert r.status_code == 400
+    assert "freeze_at: 'tomorrow' is not a date and time" in html.unescape(r.text)
+    at = utcnow().isoformat()  # to the microsecond: "early" was scored before it
+    r = post_form(client, "/admin/events/spipoll/freeze", {"freeze_at": at})
+    assert r.status_code == 200 and 'id="freeze-at"' in r.text
+    late = _submit_form(other_client, "late")
+    score_submission(session, settings, late, seed=2)
+
+    page = other_client.get("/events/spipoll/leaderboard").text
+    assert 'id="frozen-banner"' in page
+    own, board = page.split('id="own-after-freeze"')[1].split("</tbody>", 1)
+    assert ">late</a>" in own and "after freeze" in own
+    assert ">early</a>" in board and ">late</a>" not in board
+    api = other_client.get("/api/events/spipoll/leaderboard").json()
+    assert api["frozen_at"] is not None
+    assert [r["submission"] for r in api["rows"]] == ["early"]
+    assert [r["submission"] for r in api["own_after_freeze"]] == ["late"]
+    comp = other_client.get("/api/events/spipoll/leaderboard?kind=competition").json()
+    assert [r["submission"] for r in comp["rows"]] == ["early"]
+    assert "frozen-banner" in other_client.get("/events/spipoll/competition").text
+    # the organiser sees the live board, and a note that participants do not
+    admin_page = client.get("/events/spipoll/leaderboard").text
+    assert 'id="frozen-banner-admin"' in admin_page and ">late</a>" in admin_page
+    live = client.get("/api/events/spipoll/leaderboard").json()
+    assert live["frozen_at"] is None and len(live["rows"]) == 2
+    # cleared: live for everyone
+    post_form(client, "/admin/events/spipoll/freeze", {"freeze_at": ""})
+    assert "frozen-banner" not in other_client.get("/events/spipoll/leaderboard").text
