@@ -1,4 +1,5 @@
-"""``ramp-server event add|update|list|close|reblend|fill-intervals``: events from a kit folder and their rules."""
+"""``ramp-server event add|update|list|close|reblend|fill-intervals|rescore|retrain``: events from a
+kit folder and their rules (``rescore`` and ``retrain``: :mod:`ramp_server.cli.toolkit`)."""
 
 from __future__ import annotations
 
@@ -209,6 +210,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     fi.add_argument("name", help="event name")
     fi.set_defaults(func=_fill_intervals)
+    from ramp_server.cli.toolkit import register_event_verbs
+
+    register_event_verbs(esub)
     ls = esub.add_parser("list", help="list events and their rules")
     ls.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     ls.set_defaults(func=_list)

@@ -135,3 +135,99 @@ def test_the_freeze_must_come_before_the_closing(session, event):
     closing = datetime(2026, 6, 1, tzinfo=UTC)
     with pytest.raises(EventError, match="freeze_at .* must not be after closing_at"):
         update_event(session, event=event, closing_at=closing, freeze_at=closing.replace(month=7))
+
+
+def _add_and_fix_score_types(settings, event) -> None:
+    """Change the event's problem.py snapshot as an organiser would: a new score type
+    (``f1_50``) and a fixed one (``f1_70`` now at threshold 0.6)."""
+    from ramp_server.storage import Storage
+
+    path = Storage.from_settings(settings).resolve(event.kit_dir) / "problem.py"
+    text = path.read_text()
+    fixed = text.replace("threshold=0.7", "threshold=0.6")
+    assert fixed != text
+    fixed += '\nscore_types.append(rw.score_types.F1Above(name="f1_50", threshold=0.5))\n'
+    path.write_text(fixed)
+
+
+def test_rescoring_recomputes_every_score_from_the_stored_predictions(
+    session, settings, event, players, starting_kit_files
+):
+    from sqlalchemy import select
+
+    from ramp_server.db.models import Score, Split
+    from ramp_server.kit.scoring import bagged_scores
+    from ramp_server.services import rescore
+    from ramp_server.services.events import event_problem
+    from ramp_server.services.predictions import bagging_inputs
+
+    ann, bob, _ = players
+    subs = [
+        _scored(session, settings, event, ann, "a", starting_kit_files, 0.3, 1),
+        _scored(session, settings, event, bob, "b", starting_kit_files, 0.5, 2),
+    ]
+    before = {
+        (s.submission_id, s.fold, s.split, s.score_name): s.value
+        for s in session.scalars(select(Score))
+    }
+    _add_and_fix_score_types(settings, event)
+    job = rescore.start_rescore(session, event=event, requested_by="test")
+    assert (job.state, job.total, job.done) == ("running", 2, 0)
+    with pytest.raises(Exception, match="being re-scored already"):
+        rescore.start_rescore(session, event=event)
+    seen = []
+    job = rescore.run_rescore(
+        session, settings=settings, job=job, progress=lambda d, t: seen.append((d, t))
+    )
+    assert seen == [(1, 2), (2, 2)]
+    assert job.state == "done" and job.finished_at is not None and "2 submission" in job.message
+    assert [s["name"] for s in event.score_types] == ["acc", "nll", "bal_acc", "f1_70", "f1_50"]
+    assert event.blend_requested_at is not None
+    after = {
+        (s.submission_id, s.fold, s.split, s.score_name): s.value
+        for s in session.scalars(select(Score))
+    }
+    problem = event_problem(settings=settings, event=event)
+    for sub in subs:
+        arrays = bagging_inputs(
+            settings=settings, event=event, submission_id=sub.id, folds=[0, 1, 2][: event.n_folds]
+        )
+        expected = bagged_scores(problem, **arrays)
+        for name in ("f1_50", "f1_70", "acc"):
+            assert after[(sub.id, None, Split.VALID, name)] == pytest.approx(
+                expected["valid"][name]
+            )
+            assert after[(sub.id, None, Split.TEST, name)] == pytest.approx(expected["test"][name])
+        for k in range(event.n_folds):
+            assert (sub.id, k, Split.VALID, "f1_50") in after
+            # untouched score types keep their values; the fixed one changed somewhere
+            key = (sub.id, k, Split.VALID, "acc")
+            assert after[key] == pytest.approx(before[key])
+    changed = [k for k in before if k[3] == "f1_70" and after[k] != pytest.approx(before[k])]
+    assert changed, "the fixed f1_70 gave the same values everywhere"
+    assert rescore.event_jobs(session, event=event)[0].id == job.id
+
+
+def test_retraining_requeues_the_scored_and_failed_submissions(
+    session, settings, event, players, starting_kit_files
+):
+    from ramp_server.db.models import SubmissionState
+    from ramp_server.services import rescore
+    from ramp_server.services.results import record_fold_error
+
+    ann, bob, org = players
+    scored = _scored(session, settings, event, ann, "a", starting_kit_files, 0.3, 1)
+    failed = submit(
+        session, settings=settings, event=event, user=bob, name="f", files=starting_kit_files
+    )
+    record_fold_error(session, submission_id=failed.id, fold=0, kind="participant", message="boom")
+    queued = submit(
+        session, settings=settings, event=event, user=org, name="q", files=starting_kit_files
+    )
+    requeued, training = rescore.retrain_event(session, event=event)
+    session.commit()
+    assert {s.id for s in requeued} == {scored.id, failed.id} and training == []
+    for sub in (scored, failed, queued):
+        session.refresh(sub)
+        assert sub.state is SubmissionState.QUEUED
+    assert leaderboards.public_leaderboard(session, event=event) == []
