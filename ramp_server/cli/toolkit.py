@@ -49,21 +49,13 @@ def _rescore(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from sqlalchemy import func, select
-
-    from ramp_server.db.models import Submission, SubmissionState
     from ramp_server.services import rescore
     from ramp_server.services.events import get_event
 
     with service_session(args) as (_, session):
         event = get_event(session, name=args.name)
         if not args.yes:
-            n = session.scalar(
-                select(func.count()).where(
-                    Submission.event_id == event.id,
-                    Submission.state.in_([SubmissionState.SCORED, SubmissionState.ERROR]),
-                )
-            )
+            n = rescore.n_to_retrain(session, event=event)
             raise CliError(
                 f"this requeues the {n} scored or failed submission(s) of {event.name} and "
                 "clears their scores until they are trained again: run it again with --yes"

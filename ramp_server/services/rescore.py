@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import Event, EventJob, Submission, SubmissionState, utcnow
@@ -116,6 +116,19 @@ def run_rescore(
     return job
 
 
+#: the states :func:`retrain_event` requeues
+RETRAINED_STATES = (SubmissionState.SCORED, SubmissionState.ERROR)
+
+
+def n_to_retrain(session: Session, *, event: Event) -> int:
+    """How many submissions :func:`retrain_event` would requeue now."""
+    return session.scalar(
+        select(func.count()).where(
+            Submission.event_id == event.id, Submission.state.in_(RETRAINED_STATES)
+        )
+    )
+
+
 def retrain_event(session: Session, *, event: Event) -> tuple[list[Submission], list[Submission]]:
     """Requeue every scored or failed submission of the event to train it again from scratch
     (after a data change); fair scheduling orders them. Queued ones stay in the queue and
@@ -128,7 +141,7 @@ def retrain_event(session: Session, *, event: Event) -> tuple[list[Submission], 
     for sub in subs:
         if sub.state == SubmissionState.TRAINING:
             training.append(sub)
-        elif sub.state in (SubmissionState.SCORED, SubmissionState.ERROR):
+        elif sub.state in RETRAINED_STATES:
             submission_service.requeue(session, submission=sub)
             requeued.append(sub)
     return requeued, training

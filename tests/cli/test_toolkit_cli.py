@@ -70,3 +70,33 @@ def test_event_freeze_flag_sets_and_checks_the_freeze(cli, event_kit):
     assert rc == 2 and "must not be after closing_at" in err
     rc, _, err = cli("event", "update", "spipoll", "--freeze", "none")
     assert rc == 0, err
+
+
+def test_event_rescore_shows_progress_and_retrain_asks_for_yes(cli, event_kit, session, settings):
+    from ramp_server.services.events import get_event
+    from ramp_server.storage import Storage
+
+    from ramp_test_plugin import score_folds
+
+    _event_with(cli, event_kit)
+    for user, name in (("ann", "one"), ("bob", "two")):
+        rc, out, err = _submit(cli, user, name)
+        assert rc == 0, err
+        score_folds(session, settings, int(out.split()[1]), quality=0.4, seed=len(name))
+    event = get_event(session, name="spipoll")
+    problem = Storage.from_settings(settings).resolve(event.kit_dir) / "problem.py"
+    problem.write_text(
+        problem.read_text()
+        + '\nscore_types.append(rw.score_types.F1Above(name="f1_50", threshold=0.5))\n'
+    )
+    rc, out, err = cli("event", "rescore", "spipoll")
+    assert rc == 0, err
+    assert "2 submission(s) re-scored with acc, nll, bal_acc, f1_70, f1_50" in out
+    assert "re-scoring spipoll" in err and "2/2" in err  # the progress bar
+    rc, out, _ = cli("leaderboard", "--event", "spipoll", "--format", "json")
+    rows = __import__("json").loads(out)
+    assert all(r["scores"]["f1_50"] is not None for r in rows)
+    rc, _, err = cli("event", "retrain", "spipoll")
+    assert rc == 2 and "requeues the 2 scored or failed submission(s)" in err and "--yes" in err
+    rc, out, err = cli("event", "retrain", "spipoll", "--yes")
+    assert rc == 0 and "2 submission(s) requeued" in out, err

@@ -138,3 +138,36 @@ def test_a_frozen_board_for_participants_and_the_live_one_for_organisers(
     # cleared: live for everyone
     post_form(client, "/admin/events/spipoll/freeze", {"freeze_at": ""})
     assert "frozen-banner" not in other_client.get("/events/spipoll/leaderboard").text
+
+
+def test_admin_rescores_with_a_job_row_and_retrains_after_confirming(
+    client: TestClient, other_client: TestClient, event, session, settings
+):
+    from ramp_server.storage import Storage
+
+    make_admin(session, client)
+    signup(other_client, "alice")
+    join(other_client)
+    sid = _submit_form(other_client, "mine")
+    score_submission(session, settings, sid, seed=1)
+    kit = Storage.from_settings(settings).resolve(event.kit_dir)
+    problem = kit / "problem.py"
+    problem.write_text(
+        problem.read_text()
+        + '\nscore_types.append(rw.score_types.F1Above(name="f1_50", threshold=0.5))\n'
+    )
+    page = client.get("/admin/events/spipoll")
+    assert 'id="rescore-event"' in page.text and "No job yet." in page.text
+    r = post_form(client, "/admin/events/spipoll/rescore")
+    assert r.status_code == 200  # the job ran as the response's background task
+    assert "Re-scoring 1 submission(s)" in r.text
+    jobs = r.text.split('id="jobs-table"')[1]
+    assert "rescore #" in jobs and ">done<" in jobs and "1 / 1" in jobs
+    status = other_client.get(f"/submissions/{sid}").text
+    assert "f1_50" in status
+    # re-training asks for the confirmation, naming it
+    r = post_form(client, "/admin/events/spipoll/retrain")
+    assert r.status_code == 400 and "confirm: tick" in html.unescape(r.text)
+    r = post_form(client, "/admin/events/spipoll/retrain", {"confirm": "yes"})
+    assert r.status_code == 200 and "1 submission(s) of spipoll requeued" in r.text
+    assert other_client.get(f"/api/submissions/{sid}").json()["state"] == "queued"

@@ -18,6 +18,7 @@ from ramp_server.services import (
     exports,
     operations,
     participants,
+    rescore,
     users,
 )
 from ramp_server.web import access, event_charts
@@ -76,6 +77,7 @@ def event_admin(request: Request, db: Db, user: AdminUser, name: str) -> Respons
     ctx.update(
         participants=participants.list_participants(db, event=event),
         counts=event_stats.submission_state_counts(db, event=event),
+        jobs=rescore.event_jobs(db, event=event),
     )
     return render(request, "admin/event.html", ctx)
 

@@ -8,8 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.background import BackgroundTask
 
-from ramp_server.services import events, submissions
+from ramp_server.db.engine import session_scope
+from ramp_server.services import ServiceError, events, rescore, submissions
 from ramp_server.web import access
 from ramp_server.web.deps import AdminUser, Csrf, Db
 from ramp_server.web.templating import flash
@@ -68,4 +70,55 @@ def set_freeze(
         f"The boards of {event.name} freeze at {when}." if when else "No freeze: live boards.",
         "success",
     )
+    return RedirectResponse(f"/admin/events/{name}", status_code=303)
+
+
+def _run_rescore(request: Request, job_id: int) -> None:
+    """Run a re-scoring job after the response went out, in its own session (its progress is
+    committed as it goes; a failure is recorded on the job and logged)."""
+    from ramp_server.db.models import EventJob
+
+    with session_scope(request.app.state.session_factory) as session:
+        job = session.get(EventJob, job_id)
+        try:
+            rescore.run_rescore(session, settings=request.app.state.settings, job=job)
+        except Exception:  # recorded on the job (state "failed", its message) and logged
+            pass
+
+
+@router.post("/events/{name}/rescore", dependencies=[Csrf])
+def start_rescore(request: Request, db: Db, user: AdminUser, name: str) -> Response:
+    """Re-score every scored submission from its stored predictions, in the background."""
+    event = access.get_event(db, name)
+    job = rescore.start_rescore(db, event=event, requested_by=user.name)
+    flash(
+        request,
+        f"Re-scoring {job.total} submission(s) of {event.name}: the job below shows its progress.",
+        "success",
+    )
+    return RedirectResponse(
+        f"/admin/events/{name}#jobs",
+        status_code=303,
+        background=BackgroundTask(_run_rescore, request, job.id),
+    )
+
+
+@router.post("/events/{name}/retrain", dependencies=[Csrf])
+def retrain(
+    request: Request,
+    db: Db,
+    user: AdminUser,
+    name: str,
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Requeue every scored or failed submission (after a data change); asks for ``confirm``."""
+    event = access.get_event(db, name)
+    if confirm != "yes":
+        raise ServiceError(
+            "confirm: tick 'I understand' to requeue every submission (their scores are cleared)"
+        )
+    requeued, training = rescore.retrain_event(db, event=event)
+    db.commit()
+    note = f" {len(training)} still training: requeue them when they end." if training else ""
+    flash(request, f"{len(requeued)} submission(s) of {event.name} requeued.{note}", "success")
     return RedirectResponse(f"/admin/events/{name}", status_code=303)
