@@ -1,4 +1,4 @@
-"""``ramp-server event rescore|retrain``: the organiser's tools on a whole event, registered
+"""``ramp-server event rescore|retrain|email``: the organiser's tools on a whole event, registered
 under the ``event`` verb group (:mod:`ramp_server.cli.events`)."""
 
 from __future__ import annotations
@@ -29,6 +29,19 @@ def register_event_verbs(esub: argparse._SubParsersAction) -> None:
     t.add_argument("name", help="event name")
     t.add_argument("--yes", action="store_true", help="confirm: requeue them all")
     t.set_defaults(func=_retrain)
+    e = esub.add_parser(
+        "email",
+        help="e-mail the event's participants (all, approved or pending)",
+        description="Queue an e-mail to the event's active participants; the dispatcher's "
+        "sender sends it (the log by default, SMTP with RAMP_MAIL_BACKEND=smtp).",
+    )
+    e.add_argument("name", help="event name")
+    e.add_argument("--subject", required=True, help="subject (the event's name is prefixed)")
+    e.add_argument("--body", required=True, help="text of the message")
+    e.add_argument(
+        "--to", choices=["all", "approved", "pending"], default="all", help="whom to write to"
+    )
+    e.set_defaults(func=_email)
 
 
 def _rescore(args: argparse.Namespace) -> int:
@@ -65,4 +78,17 @@ def _retrain(args: argparse.Namespace) -> int:
         if training:
             ids = " ".join(str(s.id) for s in training)
             print(f"still training (requeue them when they end): {ids}")
+    return 0
+
+
+def _email(args: argparse.Namespace) -> int:
+    from ramp_server.services import outbox
+    from ramp_server.services.events import get_event
+
+    with service_session(args) as (_, session):
+        event = get_event(session, name=args.name)
+        n = outbox.email_participants(
+            session, event=event, subject=args.subject, body=args.body, audience=args.to
+        )
+    print(f"{n} e-mail(s) queued to the {args.to} participants of {args.name}")
     return 0

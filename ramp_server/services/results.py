@@ -31,7 +31,7 @@ from ramp_server.db.models import (
     SubmissionState,
     utcnow,
 )
-from ramp_server.services import NotFound, ServiceError
+from ramp_server.services import NotFound, ServiceError, outbox
 from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.board_columns import bagged_score
 from ramp_server.services.events import event_folds, event_problem
@@ -222,6 +222,7 @@ def _finish_if_complete(
     sub.finished_at = now
     sub.error_kind = sub.error_message = sub.traceback = None
     request_blend(session, event_id=event.id, now=now)  # durable: survives a dispatcher restart
+    outbox.notify_submission_done(session, submission=sub)  # sent once this commits
     session.commit()
     return True
 
@@ -322,6 +323,7 @@ def record_fold_error(
             sub.error_message = message
             sub.traceback = traceback
             sub.finished_at = now
+            outbox.notify_submission_done(session, submission=sub)
         session.execute(
             update(SubmissionFold)
             .where(

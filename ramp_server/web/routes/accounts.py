@@ -186,3 +186,20 @@ def revoke_token(request: Request, db: Db, user: CurrentUser, token_id: int) -> 
     db.commit()
     flash(request, "Token revoked.", "success")
     return RedirectResponse("/account/tokens", status_code=303)
+
+
+@router.post("/account/notifications", dependencies=[Csrf])
+def set_notifications(
+    request: Request, db: Db, user: CurrentUser, notify: Annotated[str, Form()] = ""
+) -> Response:
+    """The account page's opt-out: e-mails when a submission is scored or fails."""
+    accounts.set_notifications(db, user=user, by_email=notify == "1")
+    db.commit()
+    flash(
+        request,
+        "You get an e-mail when a submission is scored or fails."
+        if user.notify_by_email
+        else "No more e-mails about your submissions.",
+        "success",
+    )
+    return RedirectResponse("/account/tokens", status_code=303)

@@ -17,6 +17,7 @@ from ramp_server.services import (
     events,
     exports,
     operations,
+    outbox,
     participants,
     rescore,
     users,
@@ -78,6 +79,7 @@ def event_admin(request: Request, db: Db, user: AdminUser, name: str) -> Respons
         participants=participants.list_participants(db, event=event),
         counts=event_stats.submission_state_counts(db, event=event),
         jobs=rescore.event_jobs(db, event=event),
+        outbox=outbox.outbox_counts(db),
     )
     return render(request, "admin/event.html", ctx)
 

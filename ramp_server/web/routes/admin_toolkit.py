@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.background import BackgroundTask
 
 from ramp_server.db.engine import session_scope
-from ramp_server.services import ServiceError, events, rescore, submissions
+from ramp_server.services import ServiceError, events, outbox, rescore, submissions
 from ramp_server.web import access
 from ramp_server.web.deps import AdminUser, Csrf, Db
 from ramp_server.web.templating import flash
@@ -121,4 +121,22 @@ def retrain(
     db.commit()
     note = f" {len(training)} still training: requeue them when they end." if training else ""
     flash(request, f"{len(requeued)} submission(s) of {event.name} requeued.{note}", "success")
+    return RedirectResponse(f"/admin/events/{name}", status_code=303)
+
+
+@router.post("/events/{name}/email", dependencies=[Csrf])
+def email_participants(
+    request: Request,
+    db: Db,
+    user: AdminUser,
+    name: str,
+    subject: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+    audience: Annotated[str, Form()] = "all",
+) -> Response:
+    """Queue an e-mail to the event's participants (all, approved or pending ones)."""
+    event = access.get_event(db, name)
+    n = outbox.email_participants(db, event=event, subject=subject, body=body, audience=audience)
+    db.commit()
+    flash(request, f"{n} e-mail(s) queued to the {audience} participants.", "success")
     return RedirectResponse(f"/admin/events/{name}", status_code=303)
