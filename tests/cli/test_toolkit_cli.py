@@ -100,3 +100,19 @@ def test_event_rescore_shows_progress_and_retrain_asks_for_yes(cli, event_kit, s
     assert rc == 2 and "requeues the 2 scored or failed submission(s)" in err and "--yes" in err
     rc, out, err = cli("event", "retrain", "spipoll", "--yes")
     assert rc == 0 and "2 submission(s) requeued" in out, err
+
+
+def test_event_email_queues_messages_to_the_participants(cli, event_kit, session):
+    from sqlalchemy import select
+
+    from ramp_server.db.models import OutboxMessage
+
+    _event_with(cli, event_kit)
+    rc, out, err = cli(
+        "event", "email", "spipoll", "--subject", "Welcome", "--body", "Good luck.", "--to", "all"
+    )
+    assert rc == 0 and "2 e-mail(s) queued to the all participants of spipoll" in out, err
+    to = sorted(m.to_addr for m in session.scalars(select(OutboxMessage)))
+    assert to == ["ann@x.org", "bob@x.org"]
+    rc, _, err = cli("event", "email", "spipoll", "--subject", " ", "--body", "x")
+    assert rc == 2 and "subject and body" in err

@@ -86,11 +86,22 @@ def test_toolkit_pages_on_desktop_and_phone(
     assert "before_freeze" in board and "reference" in board
     assert page.locator("#leaderboard tr.baseline .badge.baseline").count() == 1
     visit("frozen-competition", f"/events/{event.name}/competition", "#frozen-banner")
+    visit("account", "/account/tokens", "#save-notifications")
+    page.uncheck("#notify-by-email")
+    page.click("#save-notifications")
+    page.wait_for_selector("text=No more e-mails about your submissions.")
+    assert not page.is_checked("#notify-by-email")
     context.close()
 
     context = log_in("boss")
     visit("live-board", f"/events/{event.name}/leaderboard", "#frozen-banner-admin")
     visit("admin-toolkit", f"/admin/events/{event.name}", "#set-freeze")
+    for card in ("#rescore-event", "#jobs-table", "#send-email"):
+        assert page.locator(card).is_visible(), card
+    page.fill("#email-subject", "Deadline")
+    page.fill("#email-body", "Friday at noon.")
+    page.click("#send-email")
+    page.wait_for_selector("text=e-mail(s) queued to the all participants")
     visit("baseline-submission", f"/submissions/{reference}", "#baseline-badge")
     page.click("#baseline-button")
     page.wait_for_selector("#baseline-button:has-text('Mark as baseline')")

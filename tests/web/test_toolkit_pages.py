@@ -171,3 +171,37 @@ def test_admin_rescores_with_a_job_row_and_retrains_after_confirming(
     r = post_form(client, "/admin/events/spipoll/retrain", {"confirm": "yes"})
     assert r.status_code == 200 and "1 submission(s) of spipoll requeued" in r.text
     assert other_client.get(f"/api/submissions/{sid}").json()["state"] == "queued"
+
+
+def test_account_opt_out_and_the_organisers_e_mail_form(
+    client: TestClient, other_client: TestClient, event, session
+):
+    from sqlalchemy import select
+
+    from ramp_server.db.models import OutboxMessage, User
+
+    make_admin(session, client)
+    signup(other_client, "alice")
+    join(other_client)
+    page = other_client.get("/account/tokens").text
+    assert (
+        'id="notify-by-email"' in page and "checked" in page.split('id="notify-by-email"')[1][:20]
+    )
+    r = post_form(other_client, "/account/notifications", {})
+    assert r.status_code == 200 and "No more e-mails about your submissions." in r.text
+    session.expire_all()
+    assert session.scalars(select(User).where(User.name == "alice")).one().notify_by_email is False
+    r = post_form(other_client, "/account/notifications", {"notify": "1"})
+    assert "You get an e-mail when a submission is scored or fails." in r.text
+    # the organiser writes to the approved participants
+    r = post_form(
+        client,
+        "/admin/events/spipoll/email",
+        {"audience": "approved", "subject": "Deadline", "body": "Friday at noon."},
+    )
+    assert r.status_code == 200 and "1 e-mail(s) queued to the approved participants." in r.text
+    assert "1 waiting, 0 sent" in r.text
+    queued = session.scalars(select(OutboxMessage)).one()
+    assert (queued.to_addr, queued.subject) == ("alice@example.org", "[spipoll] Deadline")
+    r = post_form(client, "/admin/events/spipoll/email", {"subject": "", "body": "x"})
+    assert r.status_code == 400 and "subject and body" in r.text

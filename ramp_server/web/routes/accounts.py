@@ -166,7 +166,11 @@ def reset(
 def tokens_page(request: Request, db: Db, user: CurrentUser) -> Response:
     tokens = accounts.list_api_tokens(db, user=user)
     new_token = request.state.session.pop("new_token", None)
-    return render(request, "accounts/tokens.html", {"tokens": tokens, "new_token": new_token})
+    return render(
+        request,
+        "accounts/tokens.html",
+        {"tokens": tokens, "new_token": new_token, "notify_by_email": user.notify_by_email},
+    )
 
 
 @router.post("/account/tokens", dependencies=[Csrf])
