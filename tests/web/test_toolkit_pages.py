@@ -205,3 +205,24 @@ def test_account_opt_out_and_the_organisers_e_mail_form(
     assert (queued.to_addr, queued.subject) == ("alice@example.org", "[spipoll] Deadline")
     r = post_form(client, "/admin/events/spipoll/email", {"subject": "", "body": "x"})
     assert r.status_code == 400 and "subject and body" in r.text
+
+
+def test_an_api_upload_answers_with_the_submissions_left(client: TestClient, make_event):
+    make_event(daily_quota=3)
+    signup(client, "alice")
+    join(client)
+    csrf = csrf_of(client, "/events/spipoll/submit")
+    r = client.post(
+        "/api/events/spipoll/submissions",
+        data={"name": "via_api"},
+        files=[("files", (n, d)) for n, d in read_starting_kit().items()],
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["submissions_left"] == {
+        "daily_quota": 3,
+        "min_delay_s": 0,
+        "left_today": 2,
+        "next_at": None,
+    }
+    assert r.json()["baseline"] is False

@@ -308,11 +308,7 @@ async def create_submission(
         left = submissions.team_allowance(db, event=event, user=user)
         return SubmissionStatus(
             **submission_view.status(db, sub, positions=queue_positions(request, db)),
-            submissions_left={
-                "left_today": left.left_today,
-                "daily_quota": left.daily_quota,
-                "next_at": left.next_at.isoformat() if left.next_at else None,
-            },
+            submissions_left=submission_view.allowance_json(left),
         )
 
     return await run_in_threadpool(_submit)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from ramp_server.services import submissions
-from ramp_server.web import access
+from ramp_server.web import access, submission_view
 from ramp_server.web.deps import Csrf, CurrentUser, Db
 
 router = APIRouter(prefix="/api", tags=["toolkit"])
@@ -26,21 +26,12 @@ class AllowanceOut(BaseModel):
     next_at: datetime | None = Field(description="when the next is allowed (None: now)")
 
 
-def allowance_out(allowance: submissions.Allowance) -> AllowanceOut:
-    """The API's view of a team's :class:`~ramp_server.services.submissions.Allowance`."""
-    return AllowanceOut(
-        daily_quota=allowance.daily_quota,
-        min_delay_s=allowance.min_delay_s,
-        left_today=allowance.left_today,
-        next_at=allowance.next_at,
-    )
-
-
 @router.get("/events/{name}/submissions-left", response_model=AllowanceOut)
 def submissions_left(db: Db, user: CurrentUser, name: str) -> AllowanceOut:
     """How many submissions your team may still make today, and when the next is allowed."""
     event = access.get_event(db, name)
-    return allowance_out(submissions.team_allowance(db, event=event, user=user))
+    allowance = submissions.team_allowance(db, event=event, user=user)
+    return AllowanceOut(**submission_view.allowance_json(allowance))
 
 
 class BaselineIn(BaseModel):
