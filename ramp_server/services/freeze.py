@@ -29,16 +29,22 @@ def frozen_at(event: Event, *, user: User | None, now: datetime | None = None) -
     return None if event_service.is_closed(event, now=now) else event.freeze_at
 
 
-def _contributivity_at(session: Session, *, event: Event, at: datetime) -> dict[int, tuple]:
-    """``{submission id: (contributivity, historical)}`` of the last blend computed by ``at``."""
-    blend_id = session.scalar(
-        select(Blend.id)
+def last_blend_at(session: Session, *, event: Event, at: datetime) -> Blend | None:
+    """The event's last blend computed by ``at`` (the hybrid model a frozen page shows)."""
+    return session.scalar(
+        select(Blend)
         .where(Blend.event_id == event.id, Blend.computed_at <= at)
         .order_by(Blend.computed_at.desc(), Blend.id.desc())
         .limit(1)
     )
-    if blend_id is None:
+
+
+def _contributivity_at(session: Session, *, event: Event, at: datetime) -> dict[int, tuple]:
+    """``{submission id: (contributivity, historical)}`` of the last blend computed by ``at``."""
+    blend = last_blend_at(session, event=event, at=at)
+    if blend is None:
         return {}
+    blend_id = blend.id
     rows = session.execute(
         select(
             BlendContribution.submission_id,

@@ -8,6 +8,7 @@ user may see is decided by the caller (see :func:`ramp_server.services.events.ca
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -136,8 +137,11 @@ def board_version(session: Session, *, event: Event) -> tuple:
     return tuple(row)
 
 
-def best_score(session: Session, *, event: Event) -> float | None:
-    """The best bagged official validation score of the event's scored submissions."""
+def best_score(
+    session: Session, *, event: Event, scored_by: datetime | None = None
+) -> float | None:
+    """The best bagged official validation score of the event's scored submissions (those
+    scored by ``scored_by`` if given: a frozen board's)."""
     spec = official_spec(event)
     best = func.min(Score.value) if spec["is_lower_better"] else func.max(Score.value)
     return session.scalar(
@@ -147,8 +151,13 @@ def best_score(session: Session, *, event: Event) -> float | None:
             Submission.event_id == event.id,
             Submission.state == SubmissionState.SCORED,
             *bagged_score(Split.VALID, spec["name"]),
+            *_scored_by(scored_by),
         )
     )
+
+
+def _scored_by(at: datetime | None) -> tuple[Any, ...]:
+    return () if at is None else (Submission.finished_at <= at,)
 
 
 def competition_leaderboard(
@@ -367,9 +376,12 @@ def failed_submissions(session: Session, *, event: Event) -> list[dict[str, Any]
     ]
 
 
-def score_history(session: Session, *, event: Event) -> list[dict[str, Any]]:
-    """(submitted_at, official validation score) of every scored submission, oldest first:
-    the data of the scores-over-time plot (the Pareto front is the running best)."""
+def score_history(
+    session: Session, *, event: Event, scored_by: datetime | None = None
+) -> list[dict[str, Any]]:
+    """(submitted_at, official validation score) of every scored submission (by ``scored_by``
+    if given), oldest first: the data of the scores-over-time plot (the Pareto front is the
+    running best)."""
     spec = official_spec(event)
     sc = aliased(Score)
     query = (
@@ -381,6 +393,7 @@ def score_history(session: Session, *, event: Event) -> list[dict[str, Any]]:
             and_(sc.submission_id == Submission.id, *bagged_score(Split.VALID, spec["name"], sc)),
         )
         .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
+        .where(*_scored_by(scored_by))
         .order_by(Submission.submitted_at, Submission.id)
     )
     out, best = [], None

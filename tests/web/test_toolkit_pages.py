@@ -130,6 +130,10 @@ def test_a_frozen_board_for_participants_and_the_live_one_for_organisers(
     comp = other_client.get("/api/events/spipoll/leaderboard?kind=competition").json()
     assert [r["submission"] for r in comp["rows"]] == ["early"]
     assert "frozen-banner" in other_client.get("/events/spipoll/competition").text
+    overview = other_client.get("/events/spipoll").text
+    assert 'id="frozen-blend-charts"' in overview and 'id="frozen-banner"' in overview
+    assert other_client.get("/api/events/spipoll/contributivity").status_code == 403
+    assert 'id="frozen-blend-charts"' not in client.get("/events/spipoll").text
     # the organiser sees the live board, and a note that participants do not
     admin_page = client.get("/events/spipoll/leaderboard").text
     assert 'id="frozen-banner-admin"' in admin_page and ">late</a>" in admin_page

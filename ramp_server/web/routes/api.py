@@ -218,6 +218,8 @@ def event_contributivity(db: Db, user: OptionalUser, name: str, top: int = 8) ->
     event = access.get_event(db, name)
     if not access.can_see_public_leaderboard(db, event, user):
         raise HTTPException(403 if user else 401, "this event's leaderboard is not visible to you")
+    if access.board_frozen_at(event, user) is not None:
+        raise HTTPException(403, "the leaderboard is frozen: contributivities return at closing")
     return jsonable_encoder(blends.contributivity_over_time(db, event=event, top=min(top, 50)))
 
 
