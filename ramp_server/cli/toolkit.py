@@ -19,6 +19,9 @@ def register_event_verbs(esub: argparse._SubParsersAction) -> None:
         "predictions, with a progress bar; the admin page shows the job too.",
     )
     r.add_argument("name", help="event name")
+    r.add_argument(
+        "--force", action="store_true", help="start although a job runs (its process died)"
+    )
     r.set_defaults(func=_rescore)
     t = esub.add_parser(
         "retrain",
@@ -52,7 +55,7 @@ def _rescore(args: argparse.Namespace) -> int:
 
     with service_session(args) as (settings, session):
         event = get_event(session, name=args.name)
-        job = rescore.start_rescore(session, event=event, requested_by="cli")
+        job = rescore.start_rescore(session, event=event, requested_by="cli", force=args.force)
         with tqdm(total=job.total, desc=f"re-scoring {event.name}", unit="submission") as bar:
             job = rescore.run_rescore(
                 session, settings=settings, job=job, progress=lambda done, total: bar.update(1)

@@ -44,18 +44,25 @@ def event_jobs(session: Session, *, event: Event, limit: int = 10) -> list[Event
     )
 
 
-def start_rescore(session: Session, *, event: Event, requested_by: str = "") -> EventJob:
+def start_rescore(
+    session: Session, *, event: Event, requested_by: str = "", force: bool = False
+) -> EventJob:
     """Record a re-scoring job of ``event`` (state ``running``, total = its scored submissions);
-    **commits**. Refused while another re-scoring of the event runs."""
-    running = session.scalar(
-        select(EventJob.id).where(
+    **commits**. Refused while another re-scoring of the event runs, unless ``force`` (a job
+    whose process died stays ``running``): that one is then marked failed."""
+    running = session.scalars(
+        select(EventJob).where(
             EventJob.event_id == event.id, EventJob.kind == "rescore", EventJob.state == "running"
         )
-    )
-    if running is not None:
+    ).all()
+    if running and not force:
         raise ServiceError(
-            f"event {event.name} is being re-scored already (job {running}): wait for it to end"
+            f"event {event.name} is being re-scored already (job {running[0].id}): wait for it "
+            "to end, or --force if its process died"
         )
+    for job in running:
+        job.state, job.finished_at = "failed", utcnow()
+        job.message = "marked failed by a forced re-scoring (its process had died?)"
     total = len(_scored_ids(session, event))
     job = EventJob(event_id=event.id, kind="rescore", total=total, requested_by=requested_by)
     session.add(job)

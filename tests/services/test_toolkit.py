@@ -175,6 +175,10 @@ def test_rescoring_recomputes_every_score_from_the_stored_predictions(
     assert (job.state, job.total, job.done) == ("running", 2, 0)
     with pytest.raises(Exception, match="being re-scored already"):
         rescore.start_rescore(session, event=event)
+    stale = job  # as if its process had died: a forced start takes over
+    job = rescore.start_rescore(session, event=event, requested_by="test", force=True)
+    session.refresh(stale)
+    assert stale.state == "failed" and "forced" in stale.message
     seen = []
     job = rescore.run_rescore(
         session, settings=settings, job=job, progress=lambda d, t: seen.append((d, t))
