@@ -100,6 +100,18 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(
         None, repr=False, description="smtp://user:pass@host:port when mail_backend=smtp."
     )
+    smtp_from: str | None = Field(
+        None, description="Sender address of e-mails (default: ramp@ the SMTP host)."
+    )
+    smtp_max_attempts: int = Field(
+        5, ge=1, description="Attempts to send one e-mail before giving up (then logged)."
+    )
+    smtp_retry_s: float = Field(
+        60.0, gt=0, description="Wait before the first retry of an e-mail; doubled after each."
+    )
+    smtp_poll_s: float = Field(
+        2.0, gt=0, description="How often the dispatcher's e-mail sender reads the outbox."
+    )
     metrics_token: str | None = Field(
         None, repr=False, description="Bearer token `/metrics` requires (unset: open)."
     )

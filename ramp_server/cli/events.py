@@ -1,4 +1,5 @@
-"""``ramp-server event add|update|list|close|reblend|fill-intervals``: events from a kit folder and their rules."""
+"""``ramp-server event add|update|list|close|reblend|fill-intervals|rescore|retrain``: events from a
+kit folder and their rules (``rescore`` and ``retrain``: :mod:`ramp_server.cli.toolkit`)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,13 @@ def _rule_flags(p: argparse.ArgumentParser) -> None:
         help="teams may form or merge until then ('none': until a team's first submission)",
     )
     p.add_argument(
+        "--freeze",
+        dest="freeze_at",
+        type=parse_time,
+        default=d,
+        help="from then until closing participants see the board as it was then ('none': never)",
+    )
+    p.add_argument(
         "--approval-required",
         dest="approval_required",
         action="store_true",
@@ -202,6 +210,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     fi.add_argument("name", help="event name")
     fi.set_defaults(func=_fill_intervals)
+    from ramp_server.cli.toolkit import register_event_verbs
+
+    register_event_verbs(esub)
     ls = esub.add_parser("list", help="list events and their rules")
     ls.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     ls.set_defaults(func=_list)

@@ -52,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("submission_id", type=int, metavar="ID", help="submission id")
     p.set_defaults(func=_cancel)
 
+    p = sub.add_parser(
+        "baseline",
+        help="mark a submission as a baseline (badge, no rank, still blended) or unmark it",
+    )
+    p.add_argument("submission_id", type=int, metavar="ID", help="submission id")
+    p.add_argument("--off", action="store_true", help="unmark it: ranked again")
+    p.set_defaults(func=_baseline)
+
     p = sub.add_parser("export", help="export an event's scores, predictions and code as a zip")
     p.add_argument("--event", required=True, help="event name")
     p.add_argument("--out", required=True, help="zip file to write")
@@ -63,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _submit(args: argparse.Namespace) -> int:
     from ramp_server.services.events import get_event
     from ramp_server.services.participants import get_participation, join_event
-    from ramp_server.services.submissions import files_from_dir, submit
+    from ramp_server.services.submissions import files_from_dir, submit, team_allowance
     from ramp_server.services.users import get_user
 
     with service_session(args) as (settings, session):
@@ -77,7 +85,24 @@ def _submit(args: argparse.Namespace) -> int:
             session, settings=settings, event=event, user=user, name=args.name, files=files
         )
         print(f"submission {sub.id} ({user.name}/{sub.name}) {sub.state.value}")
+        print(allowance_line(team_allowance(session, event=event, user=user)))
     return 0
+
+
+def allowance_line(allowance: Any) -> str:
+    """One line saying how many submissions the team has left today and when the next is
+    allowed (an :class:`~ramp_server.services.submissions.Allowance`)."""
+    left = (
+        "no daily limit"
+        if allowance.left_today is None
+        else f"{allowance.left_today} of {allowance.daily_quota} submissions left today"
+    )
+    when = (
+        f"next allowed at {allowance.next_at.isoformat(timespec='seconds')}"
+        if allowance.next_at
+        else "next allowed now"
+    )
+    return f"{left}; {when}"
 
 
 def _submissions(args: argparse.Namespace) -> int:
@@ -192,6 +217,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
         "submitted_at",
     ]
     table = [{k: r.get(k) for k in keep} for r in flat]
+    for row, r in zip(table, flat, strict=True):
+        if r.get("baseline"):  # shown, never ranked
+            row["rank"], row["submission"] = "-", f"{r['submission']} (baseline)"
     precision = {s["name"]: s["precision"] for s in event.score_types}
     _print_table(table, precision=precision)
     if blend is not None and blend.combined_valid is not None:
@@ -223,6 +251,17 @@ def _requeue(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     return _change_state(args, "cancel")
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from ramp_server.services import submissions as service
+
+    with service_session(args) as (_, session):
+        sub = service.get_submission(session, submission_id=args.submission_id)
+        service.set_baseline(session, submission=sub, baseline=not args.off)
+        label = f"{sub.id} ({sub.user.name}/{sub.name})"
+        print(f"submission {label} is {'no longer ' if args.off else ''}a baseline")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

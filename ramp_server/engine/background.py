@@ -98,11 +98,13 @@ def local_limits(settings: Settings, cluster: Any) -> SandboxLimits:
 class ReblendHook:
     """The dispatcher process's re-blending: a debounced :class:`Reblender` fed by the
     dispatcher (:meth:`on_scored`, passed to it, after each newly scored submission) and by the
-    durable re-blend marks any process sets in the database (:class:`BlendRequestPoller`)."""
+    durable re-blend marks any process sets in the database (:class:`BlendRequestPoller`);
+    beside them, the e-mail outbox's sender thread (:class:`OutboxSender`)."""
 
     def __init__(self, settings: Settings, *, session_factory: Any = None) -> None:
         from ramp_server.db.engine import make_engine, make_session_factory
         from ramp_server.engine.blend_requests import BlendRequestPoller
+        from ramp_server.engine.mail_sender import OutboxSender
         from ramp_server.engine.reblender import Reblender
 
         self._engine = None
@@ -113,6 +115,7 @@ class ReblendHook:
         self.poller = BlendRequestPoller(
             self.reblender, session_factory=session_factory, poll_s=settings.reblend_poll_s
         )
+        self.mailer = OutboxSender(settings, session_factory=session_factory)
 
     def on_scored(self, *, event_id: int, submission_id: int) -> None:
         """Re-blend at once (debounced); the durable mark is the poller's backup."""
@@ -120,12 +123,14 @@ class ReblendHook:
 
     def start(self) -> ReblendHook:
         self.poller.start()
+        self.mailer.start()
         return self
 
     def close(self, *, wait_s: float = 0.0) -> None:
         """Stop; with ``wait_s`` first blend what is requested and let pending re-blends finish
         (``--until-idle``)."""
         self.poller.stop()
+        self.mailer.stop()
         if wait_s > 0:
             self.poller.drain(wait_s)
         self.reblender.stop()

@@ -274,6 +274,13 @@ def set_active(session: Session, *, user_id: int, is_active: bool) -> User:
     return user
 
 
+def set_notifications(session: Session, *, user: User, by_email: bool) -> User:
+    """Turn the e-mails about the user's submissions (scored, failed) on or off."""
+    user.notify_by_email = by_email
+    session.flush()
+    return user
+
+
 @dataclass(frozen=True)
 class Mail:
     to: str
@@ -290,7 +297,7 @@ def send_mail(settings: Settings, mail: Mail) -> None:
         raise RuntimeError("mail_backend=smtp needs RAMP_SMTP_URL (smtp://user:pass@host:port)")
     url = urlsplit(settings.smtp_url)
     msg = EmailMessage()
-    msg["From"] = f"ramp@{url.hostname}"
+    msg["From"] = settings.smtp_from or f"ramp@{url.hostname}"
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
     msg.set_content(mail.body)

@@ -107,6 +107,7 @@ def board_base(event: Event, select_from: Any = None) -> Select:
         Submission.test_time,
         Submission.contributivity,
         Submission.historical_contributivity,
+        Submission.is_baseline,
     )
     if select_from is None:
         query = with_submitter(query.select_from(Submission))
@@ -136,4 +137,5 @@ def common_fields(row: Any) -> dict[str, Any]:
         "test_time": row.test_time,
         "contributivity": row.contributivity,
         "historical_contributivity": row.historical_contributivity,
+        "baseline": bool(row.is_baseline),
     }

@@ -52,6 +52,7 @@ RULES: dict[str, type | tuple[type, ...]] = {
     "worker_time_budget_s": (int, type(None)),
     "max_team_size": (int, type(None)),
     "team_formation_until": (datetime, type(None)),
+    "freeze_at": (datetime, type(None)),
     "approval_required": bool,
     "leaderboard_visibility": (LeaderboardVisibility, str),
     "official_score_name": str,
@@ -176,6 +177,12 @@ def _check_dates(event: Event) -> None:
     for (k1, v1), (k2, v2) in zip(given, given[1:], strict=False):
         if v1 > v2:
             raise EventError(f"{k1} ({v1.isoformat()}) must not be after {k2} ({v2.isoformat()})")
+    if event.freeze_at is not None and event.closing_at is not None:
+        if event.freeze_at > event.closing_at:
+            raise EventError(
+                f"freeze_at ({event.freeze_at.isoformat()}) must not be after closing_at "
+                f"({event.closing_at.isoformat()}): freeze the board before the deadline"
+            )
 
 
 def _copy_kit(kit_dir: Path, dest: Path) -> None:

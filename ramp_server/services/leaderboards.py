@@ -8,9 +8,10 @@ user may see is decided by the caller (see :func:`ramp_server.services.events.ca
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ramp_server.db.models import (
@@ -47,6 +48,7 @@ def public_leaderboard(
     best_first: bool = True,
     limit: int | None = None,
     offset: int = 0,
+    where: tuple[Any, ...] = (),
 ) -> list[dict[str, Any]]:
     """Scored submissions with their bagged validation scores, best first by ``sort_by``.
 
@@ -55,6 +57,7 @@ def public_leaderboard(
     ``submitted_at``. Each row also has ``rank`` (position in this order, 1 = first).
     Sorted by a score, a page (``limit``/``offset``) is an ordered index scan of
     ``ix_scores_bagged``: fast at any number of submissions. Ties: the first scored ranks first.
+    ``where``: more conditions on the submissions (the frozen board's, :mod:`.freeze`).
     """
     names = [s["name"] for s in event.score_types]
     sort_by = sort_by or event.official_score_name
@@ -92,36 +95,53 @@ def public_leaderboard(
         if sort_by == "submitted_at":  # never NULL: a plain order can walk the index
             order = order[1:]
         order.append(Submission.id)
-    query = query.order_by(*order).offset(offset)
+    query = query.where(*where).order_by(*order)
+    # baselines take no rank: count those on the pages before this one
+    rank = offset - _baselines_in(session, query.limit(offset)) if offset else 0
+    query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     rows = []
-    for rank, row in enumerate(session.execute(query), start=offset + 1):
+    for row in session.execute(query):
         d = common_fields(row)
-        d["rank"] = rank
+        if d["baseline"]:
+            d["rank"] = None
+        else:
+            rank += 1
+            d["rank"] = rank
         d["scores"] = scores_of(row, event, "v")
         d["ci"] = ci_of(row, "v")
         rows.append(d)
     return with_members(session, rows)
 
 
+def _baselines_in(session: Session, query: Select) -> int:
+    """How many rows of a board query are baselines."""
+    rows = query.subquery()
+    return session.scalar(select(func.count()).select_from(rows).where(rows.c.is_baseline)) or 0
+
+
 def board_version(session: Session, *, event: Event) -> tuple:
     """What changes whenever the public board's content may change: the number of scored
-    submissions and the time of the latest blend (one index-only aggregate). Pages memoize
+    submissions, the time of the latest blend and the number of baselines (one aggregate). Pages memoize
     what they derive from the scored submissions and blends under it."""
     last_blend = (
         select(func.max(Blend.computed_at)).where(Blend.event_id == event.id).scalar_subquery()
     )
+    baselines = func.coalesce(func.sum(case((Submission.is_baseline, 1), else_=0)), 0)
     row = session.execute(
-        select(func.count(), last_blend)
+        select(func.count(), last_blend, baselines)
         .select_from(Submission)
         .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
     ).one()
     return tuple(row)
 
 
-def best_score(session: Session, *, event: Event) -> float | None:
-    """The best bagged official validation score of the event's scored submissions."""
+def best_score(
+    session: Session, *, event: Event, scored_by: datetime | None = None
+) -> float | None:
+    """The best bagged official validation score of the event's scored submissions (those
+    scored by ``scored_by`` if given: a frozen board's)."""
     spec = official_spec(event)
     best = func.min(Score.value) if spec["is_lower_better"] else func.max(Score.value)
     return session.scalar(
@@ -131,21 +151,28 @@ def best_score(session: Session, *, event: Event) -> float | None:
             Submission.event_id == event.id,
             Submission.state == SubmissionState.SCORED,
             *bagged_score(Split.VALID, spec["name"]),
+            *_scored_by(scored_by),
         )
     )
 
 
+def _scored_by(at: datetime | None) -> tuple[Any, ...]:
+    return () if at is None else (Submission.finished_at <= at,)
+
+
 def competition_leaderboard(
-    session: Session, *, event: Event, include_test: bool = False
+    session: Session, *, event: Event, include_test: bool = False, where: tuple[Any, ...] = ()
 ) -> list[dict[str, Any]]:
     """One submission per team: the one it selected, else its best on validation; each row
     with the team's members and its contributivity (the sum of its submissions').
 
     Ranked by the official validation score; with ``include_test`` (private phase) the rows also
-    carry test scores and are ranked by the official test score.
+    carry test scores and are ranked by the official test score. ``where``: more conditions
+    on the submissions (the frozen board's, :mod:`.freeze`).
     """
     official = official_spec(event)
-    query, vcols = with_scores(board_base(event), event, Split.VALID, "v")
+    ranked = board_base(event).where(Submission.is_baseline.is_(False), *where)  # no baselines
+    query, vcols = with_scores(ranked, event, Split.VALID, "v")
     if include_test:
         query, tcols = with_scores(query, event, Split.TEST, "t")
     ov = vcols[event.official_score_name]
@@ -208,24 +235,29 @@ def private_leaderboard(
     query, vcols = with_scores(board_base(event), event, Split.VALID, "v")
     query, tcols = with_scores(query, event, Split.TEST, "t")
     ov, ot = vcols[event.official_score_name], tcols[event.official_score_name]
+    by_valid = [*order_by(ov, official), Submission.submitted_at, Submission.id]
+    by_test = [*order_by(ot, official), Submission.submitted_at, Submission.id]
+    # ranks among the non-baselines (a partition of their own); the order over all
     query = query.add_columns(
         func.rank()
-        .over(order_by=[*order_by(ov, official), Submission.submitted_at, Submission.id])
+        .over(partition_by=Submission.is_baseline, order_by=by_valid)
         .label("public_rank"),
         func.rank()
-        .over(order_by=[*order_by(ot, official), Submission.submitted_at, Submission.id])
+        .over(partition_by=Submission.is_baseline, order_by=by_test)
         .label("private_rank"),
+        func.row_number().over(order_by=by_test).label("position"),
     )
     inner = query.subquery()
-    outer = select(inner).order_by(inner.c.private_rank, inner.c.id).offset(offset)
+    outer = select(inner).order_by(inner.c.position).offset(offset)
     if limit is not None:
         outer = outer.limit(limit)
     rows = []
     for row in session.execute(outer):
         d = common_fields(row)
-        d["rank"] = row.private_rank
-        d["public_rank"] = row.public_rank
-        d["rank_change"] = row.public_rank - row.private_rank
+        ranked = not d["baseline"]
+        d["rank"] = row.private_rank if ranked else None
+        d["public_rank"] = row.public_rank if ranked else None
+        d["rank_change"] = row.public_rank - row.private_rank if ranked else None
         d["scores"], d["ci"] = scores_of(row, event, "t"), ci_of(row, "t")
         d["valid_scores"], d["valid_ci"] = scores_of(row, event, "v"), ci_of(row, "v")
         rows.append(d)
@@ -344,9 +376,12 @@ def failed_submissions(session: Session, *, event: Event) -> list[dict[str, Any]
     ]
 
 
-def score_history(session: Session, *, event: Event) -> list[dict[str, Any]]:
-    """(submitted_at, official validation score) of every scored submission, oldest first:
-    the data of the scores-over-time plot (the Pareto front is the running best)."""
+def score_history(
+    session: Session, *, event: Event, scored_by: datetime | None = None
+) -> list[dict[str, Any]]:
+    """(submitted_at, official validation score) of every scored submission (by ``scored_by``
+    if given), oldest first: the data of the scores-over-time plot (the Pareto front is the
+    running best)."""
     spec = official_spec(event)
     sc = aliased(Score)
     query = (
@@ -358,6 +393,7 @@ def score_history(session: Session, *, event: Event) -> list[dict[str, Any]]:
             and_(sc.submission_id == Submission.id, *bagged_score(Split.VALID, spec["name"], sc)),
         )
         .where(Submission.event_id == event.id, Submission.state == SubmissionState.SCORED)
+        .where(*_scored_by(scored_by))
         .order_by(Submission.submitted_at, Submission.id)
     )
     out, best = [], None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import delete, select, update
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ramp_server.db.engine import lock_row
 from ramp_server.db.models import (
     ErrorKind,
+    Event,
     FoldState,
     Score,
     Split,
@@ -30,7 +31,7 @@ from ramp_server.db.models import (
     SubmissionState,
     utcnow,
 )
-from ramp_server.services import NotFound, ServiceError
+from ramp_server.services import NotFound, ServiceError, outbox
 from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.board_columns import bagged_score
 from ramp_server.services.events import event_folds, event_problem
@@ -191,8 +192,6 @@ def _finish_if_complete(
     session: Session, *, settings: Settings, submission_id: int, now: datetime
 ) -> bool:
     """Bag and mark scored once every fold is scored; True for the one caller that did it."""
-    from ramp_server.kit.scoring import bagged_scores
-
     lock_row(session, Submission, submission_id)
     sub = session.get(Submission, submission_id, populate_existing=True)
     if sub.state in (SubmissionState.SCORED, SubmissionState.CANCELLED, SubmissionState.ERROR):
@@ -210,10 +209,31 @@ def _finish_if_complete(
         session.rollback()
         return False
     event = sub.event
-    problem = event_problem(settings=settings, event=event)
     arrays = bagging_inputs(
         settings=settings, event=event, submission_id=submission_id, folds=[f.fold for f in folds]
     )
+    _write_bagged(session, settings=settings, event=event, submission_id=submission_id, **arrays)
+    sub.train_time = sum(f.train_time or 0.0 for f in folds)
+    sub.valid_time = sum(f.valid_time or 0.0 for f in folds)
+    sub.test_time = sum(f.test_time or 0.0 for f in folds)
+    peaks = [f.peak_memory_mb for f in folds if f.peak_memory_mb is not None]
+    sub.peak_memory_mb = max(peaks) if peaks else None
+    sub.state = SubmissionState.SCORED
+    sub.finished_at = now
+    sub.error_kind = sub.error_message = sub.traceback = None
+    request_blend(session, event_id=event.id, now=now)  # durable: survives a dispatcher restart
+    outbox.notify_submission_done(session, submission=sub)  # sent once this commits
+    session.commit()
+    return True
+
+
+def _write_bagged(
+    session: Session, *, settings: Settings, event: Event, submission_id: int, **arrays: Any
+) -> None:
+    """(Re)write a submission's CV-bagged scores and intervals from its fold predictions."""
+    from ramp_server.kit.scoring import bagged_scores
+
+    problem = event_problem(settings=settings, event=event)
     bagged = bagged_scores(problem, **arrays)
     ci = bagged_score_intervals(
         problem, official=event.official_score_name, n_boot=settings.bootstrap_n, **arrays
@@ -225,17 +245,39 @@ def _finish_if_complete(
     _score_rows(
         session, event.id, submission_id, None, Split.TEST, bagged["test"], ci.get(Split.TEST)
     )
-    sub.train_time = sum(f.train_time or 0.0 for f in folds)
-    sub.valid_time = sum(f.valid_time or 0.0 for f in folds)
-    sub.test_time = sum(f.test_time or 0.0 for f in folds)
-    peaks = [f.peak_memory_mb for f in folds if f.peak_memory_mb is not None]
-    sub.peak_memory_mb = max(peaks) if peaks else None
-    sub.state = SubmissionState.SCORED
-    sub.finished_at = now
-    sub.error_kind = sub.error_message = sub.traceback = None
-    request_blend(session, event_id=event.id, now=now)  # durable: survives a dispatcher restart
-    session.commit()
-    return True
+
+
+def rescore_submission(session: Session, *, settings: Settings, submission: Submission) -> None:
+    """Recompute a scored submission's validation and test scores, per fold and bagged (with
+    their intervals), from its stored predictions with the event's current ``problem.py``;
+    no retraining. Training scores (reported by the workers, whose training predictions are
+    not kept) stay as they were. Flushes; the caller commits."""
+    from ramp_server.kit.scoring import score_predictions
+
+    event = submission.event
+    problem = event_problem(settings=settings, event=event)
+    folds = sorted(f.fold for f in submission.folds if f.state == FoldState.SCORED)
+    arrays = bagging_inputs(
+        settings=settings, event=event, submission_id=submission.id, folds=folds
+    )
+    y_train, y_test = arrays["y_train"], arrays["y_test"]
+    per_fold = zip(
+        folds, arrays["valid_indices"], arrays["valid_probas"], arrays["test_probas"], strict=True
+    )
+    for k, va_idx, valid, test in per_fold:
+        session.execute(
+            delete(Score).where(
+                Score.submission_id == submission.id,
+                Score.fold == k,
+                Score.split.in_([Split.VALID, Split.TEST]),
+            )
+        )
+        valid_scores = score_predictions(problem, y_true=y_train[va_idx], y_proba=valid)
+        _score_rows(session, event.id, submission.id, k, Split.VALID, valid_scores)
+        test_scores = score_predictions(problem, y_true=y_test, y_proba=test)
+        _score_rows(session, event.id, submission.id, k, Split.TEST, test_scores)
+    _write_bagged(session, settings=settings, event=event, submission_id=submission.id, **arrays)
+    session.flush()
 
 
 def record_fold_error(
@@ -281,6 +323,7 @@ def record_fold_error(
             sub.error_message = message
             sub.traceback = traceback
             sub.finished_at = now
+            outbox.notify_submission_done(session, submission=sub)
         session.execute(
             update(SubmissionFold)
             .where(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,80 @@ if TYPE_CHECKING:
 # -- rules that need the database --------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Allowance:
+    """How many submissions a team may still make today and when the next one is allowed.
+
+    ``left_today`` is ``None`` when the event has no daily quota; ``next_at`` is ``None`` when
+    a submission is allowed right now (the later of the minimum delay and the quota's rolling
+    24-hour window otherwise).
+    """
+
+    daily_quota: int | None
+    min_delay_s: int
+    left_today: int | None
+    next_at: datetime | None
+    delay_until: datetime | None
+    quota_free_at: datetime | None
+
+
+def allowance(
+    session: Session, *, event: Event, team_id: int | None, exempt: bool = False, now: datetime
+) -> Allowance:
+    """The team's :class:`Allowance` at ``now`` (``exempt``: an administrator, no limits).
+
+    Submissions whose failure the platform caused are not charged (``charged_to_quota``).
+    """
+    quota = None if exempt else event.daily_quota
+    delay = 0 if exempt else event.min_delay_s or 0
+    charged = (
+        Submission.event_id == event.id,
+        Submission.team_id == team_id,
+        Submission.charged_to_quota.is_(True),
+    )
+    delay_until = quota_free_at = None
+    if delay and team_id is not None:
+        last = session.scalar(select(func.max(Submission.submitted_at)).where(*charged))
+        if last is not None and last + timedelta(seconds=delay) > now:
+            delay_until = last + timedelta(seconds=delay)
+    left = quota
+    if quota is not None and team_id is not None:
+        recent = list(
+            session.scalars(
+                select(Submission.submitted_at)
+                .where(*charged, Submission.submitted_at > now - timedelta(days=1))
+                .order_by(Submission.submitted_at)
+            )
+        )
+        left = max(0, quota - len(recent))
+        if left == 0:
+            quota_free_at = recent[len(recent) - quota] + timedelta(days=1)
+    waits = [t for t in (delay_until, quota_free_at) if t is not None]
+    return Allowance(
+        daily_quota=quota,
+        min_delay_s=delay,
+        left_today=left,
+        next_at=max(waits) if waits else None,
+        delay_until=delay_until,
+        quota_free_at=quota_free_at,
+    )
+
+
+def team_allowance(
+    session: Session, *, event: Event, user: User, now: datetime | None = None
+) -> Allowance:
+    """The :class:`Allowance` of ``user``'s team in ``event`` (a participant without a team yet
+    has the whole quota)."""
+    team = teams.team_of(session, event=event, user=user)
+    return allowance(
+        session,
+        event=event,
+        team_id=team.id if team is not None else None,
+        exempt=user.is_admin,
+        now=now or utcnow(),
+    )
+
+
 def _check_timing(session: Session, *, event: Event, user: User, team: Team, now: datetime) -> None:
     if event.closed or (event.closing_at is not None and now >= event.closing_at):
         raise SubmissionRejected(
@@ -62,42 +137,25 @@ def _check_timing(session: Session, *, event: Event, user: User, team: Team, now
         )
     if user.is_admin:
         return
-    charged = (
-        Submission.event_id == event.id,
-        Submission.team_id == team.id,
-        Submission.charged_to_quota.is_(True),
-    )
-    if event.min_delay_s:
-        last = session.scalar(select(func.max(Submission.submitted_at)).where(*charged))
-        if last is not None:
-            wait = last + timedelta(seconds=event.min_delay_s) - now
-            if wait > timedelta(0):
-                raise SubmissionRejected(
-                    f"wait {math.ceil(wait.total_seconds())} s before submitting again: this event "
-                    f"requires {event.min_delay_s} s between two submissions of a team"
-                )
-    if event.daily_quota is not None:
-        since = now - timedelta(days=1)
-        recent = list(
-            session.scalars(
-                select(Submission.submitted_at)
-                .where(*charged, Submission.submitted_at > since)
-                .order_by(Submission.submitted_at)
-            )
+    left = allowance(session, event=event, team_id=team.id, now=now)
+    if left.delay_until is not None:
+        wait = left.delay_until - now
+        raise SubmissionRejected(
+            f"wait {math.ceil(wait.total_seconds())} s before submitting again: this event "
+            f"requires {event.min_delay_s} s between two submissions of a team"
         )
-        if len(recent) >= event.daily_quota:
-            free_at = recent[len(recent) - event.daily_quota] + timedelta(days=1)
-            raise SubmissionRejected(
-                f"daily quota reached: {event.daily_quota} submissions per team per 24 hours; the next "
-                f"one is possible at {free_at.isoformat(timespec='seconds')} "
-                "(failures caused by the platform do not count)"
-            )
-    left = scheduling.budget_left(session, event=event, team_id=team.id)
-    if left is not None and left <= 0:
+    if left.quota_free_at is not None:
+        raise SubmissionRejected(
+            f"daily quota reached: {event.daily_quota} submissions per team per 24 hours; the next "
+            f"one is possible at {left.quota_free_at.isoformat(timespec='seconds')} "
+            "(failures caused by the platform do not count)"
+        )
+    budget = scheduling.budget_left(session, event=event, team_id=team.id)
+    if budget is not None and budget <= 0:
         raise SubmissionRejected(
             f"worker-time budget used up: {event.name} allows {event.worker_time_budget_s:,} s "
             f"of worker time per team and team {team.name}'s submissions have used "
-            f"{event.worker_time_budget_s - left:,.0f} s (platform failures are not charged); "
+            f"{event.worker_time_budget_s - budget:,.0f} s (platform failures are not charged); "
             "ask the organisers for more"
         )
 

@@ -26,7 +26,7 @@ from ramp_server.services import NotFound, ServiceError, scheduling
 from ramp_server.services import events as event_service
 from ramp_server.services.blend_requests import request_blend
 from ramp_server.services.exports import export_archive
-from ramp_server.services.submission_intake import submit
+from ramp_server.services.submission_intake import Allowance, submit, team_allowance
 from ramp_server.services.uploads import (
     FILE_NAME_RE,
     MAX_ARCHIVE_ENTRIES,
@@ -190,6 +190,20 @@ def select_for_competition(session: Session, *, submission: Submission) -> Submi
     return submission
 
 
+def set_baseline(session: Session, *, submission: Submission, baseline: bool) -> Submission:
+    """Mark (or unmark) a submission as one of the organisers' baselines: the boards show it
+    with a badge and rank it not, the competition board leaves it out, the blend keeps it."""
+    if baseline and submission.state in (SubmissionState.CANCELLED,):
+        raise ServiceError(
+            f"submission {submission.id} is cancelled: requeue it before making it a baseline"
+        )
+    submission.is_baseline = baseline
+    if baseline:
+        submission.selected_for_competition = False  # a baseline never competes
+    session.flush()
+    return submission
+
+
 __all__ = [
     "ACTIVE_STATES",
     "FILE_NAME_RE",
@@ -197,6 +211,7 @@ __all__ = [
     "REQUIRED_FILES",
     "SUBMISSION_NAME_MAX",
     "SUBMISSION_NAME_RE",
+    "Allowance",
     "SubmissionRejected",
     "can_view_code",
     "cancel",
@@ -209,7 +224,9 @@ __all__ = [
     "queue_position",
     "requeue",
     "select_for_competition",
+    "set_baseline",
     "set_withdrawn_from_blend",
     "submission_sources",
     "submit",
+    "team_allowance",
 ]

@@ -12,7 +12,7 @@ from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import Event, EventParticipant, LeaderboardVisibility, Submission, User
-from ramp_server.services import NotFound, events, participants, submissions, teams
+from ramp_server.services import NotFound, events, freeze, participants, submissions, teams
 
 
 def now() -> datetime:
@@ -86,6 +86,11 @@ def can_see_public_leaderboard(db: Session, event: Event, user: User | None) -> 
     if vis == LeaderboardVisibility.PARTICIPANTS:
         return is_approved(db, event, user)
     return is_closed(event)
+
+
+def board_frozen_at(event: Event, user: User | None) -> datetime | None:
+    """When the boards ``user`` sees were frozen (None: they see the live boards)."""
+    return freeze.frozen_at(event, user=user, now=now())
 
 
 def can_see_private_leaderboard(event: Event, user: User | None) -> bool:

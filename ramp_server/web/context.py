@@ -16,13 +16,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import Event, User
-from ramp_server.services import leaderboards
+from ramp_server.services import freeze, leaderboards
 from ramp_server.storage import Storage
 from ramp_server.web import access
 
@@ -150,9 +152,11 @@ def public_page(
     order: str,
     page: int,
     version: tuple | None = None,
+    frozen_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Rows of one page of the public board (``PAGE_SIZE + 1`` fetched: whether a next page
-    exists needs no COUNT query) and what the template needs to link sorts."""
+    exists needs no COUNT query) and what the template needs to link sorts; with ``frozen_at``,
+    the board as it was then (:mod:`ramp_server.services.freeze`)."""
     names = [st["name"] for st in event.score_types]
     sort = sort or event.official_score_name
     if sort not in names and sort not in EXTRA_SORTS:
@@ -161,12 +165,15 @@ def public_page(
         )
     best_first = order != "worst"
     page = max(1, page)
+    board = leaderboards.public_leaderboard
+    if frozen_at is not None:
+        board = partial(freeze.frozen_public_board, at=frozen_at)
     rows = memoized(
         request,
         db,
         event,
-        ("public", sort, best_first, page, PAGE_SIZE),
-        lambda: leaderboards.public_leaderboard(
+        ("public", sort, best_first, page, PAGE_SIZE, frozen_at),
+        lambda: board(
             db,
             event=event,
             sort_by=sort,

@@ -37,6 +37,18 @@ def event_charts(db: Session, event: Event) -> dict[str, Markup]:
     }
 
 
+def frozen_event_charts(db: Session, event: Event, at: datetime) -> dict[str, Markup | None]:
+    """The event page's charts as participants see them during a freeze: the scores over time
+    up to ``at``; the blend charts (which would show later submissions) left out."""
+    history = leaderboards.score_history(db, event=event, scored_by=at)
+    return {
+        "scores": scores_over_time(history, official_spec(event)),
+        "hybrid": None,
+        "contributivity": None,
+        "contributivity_history": None,
+    }
+
+
 def _time(row: dict[str, Any], key: str) -> float:
     """POSIX time of ``row[key]``: a datetime, or its ISO text (the JSON-ready rows)."""
     value = row[key]

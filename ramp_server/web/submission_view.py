@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup
 from pygments import highlight
@@ -96,6 +97,18 @@ def status(db: Session, sub: Submission, *, positions: Mapping[int, int] | None 
         "folds": fold_rows,
         "contributivity": sub.contributivity,
         "historical_contributivity": sub.historical_contributivity,
+        "baseline": bool(sub.is_baseline),
+    }
+
+
+def allowance_json(allowance: submissions.Allowance) -> dict[str, Any]:
+    """A team's submissions left today (:class:`~ramp_server.services.submissions.Allowance`)
+    as JSON: ``daily_quota``, ``min_delay_s``, ``left_today``, ``next_at`` (ISO or None)."""
+    return {
+        "daily_quota": allowance.daily_quota,
+        "min_delay_s": allowance.min_delay_s,
+        "left_today": allowance.left_today,
+        "next_at": allowance.next_at.isoformat() if allowance.next_at else None,
     }
 
 

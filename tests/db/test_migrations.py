@@ -247,3 +247,47 @@ def test_revision_0007_adds_the_progress_log_and_downgrades_dropping_it_only(db_
             )
     finally:
         engine.dispose()
+
+
+def test_revision_0008_adds_the_toolkit_with_defaults_for_existing_rows(db_url):
+    """0008: events.freeze_at, submissions.is_baseline (false for existing rows),
+    users.notify_by_email (true), the event_jobs and email_outbox tables; down and up again
+    keep the rows."""
+    from sqlalchemy import insert, select
+
+    from ramp_server.db.migrate import downgrade
+    from ramp_server.db.models import Event, Submission, User
+
+    engine = make_engine(url=db_url)
+    try:
+        downgrade(engine, "0007")
+        assert "email_outbox" not in inspect(engine).get_table_names()
+        with engine.begin() as conn:
+            conn.execute(insert(User).values(id=1, name="ann", email="a@x.org", password_hash="x"))
+            conn.exec_driver_sql(
+                "INSERT INTO events (id, name, title, description, kit_dir, n_folds, cv_seed, "
+                "n_train, n_test, min_delay_s, upload_max_bytes, fold_time_limit_s, "
+                "memory_limit_mb, uses_gpu, max_n_ensemble, approval_required, "
+                "leaderboard_visibility, closed, score_types, official_score_name, created_at) "
+                "VALUES (1, 'ev', 'Ev', '', 'k', 2, 42, 0, 0, 0, 1000, 60, 1000, false, 80, "
+                "false, 'public', false, '[]', 'acc', '2026-01-01 00:00:00')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO submissions (id, event_id, user_id, name, state, submitted_at, "
+                "withdrawn_from_blend, selected_for_competition, charged_to_quota) VALUES "
+                "(1, 1, 1, 's', 'new', '2026-01-01 00:00:00', false, false, true)"
+            )
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            assert conn.execute(select(Submission.is_baseline)).scalar() is False
+            assert conn.execute(select(User.notify_by_email)).scalar() is True
+            assert conn.execute(select(Event.freeze_at)).scalar() is None
+        assert {"event_jobs", "email_outbox"} <= set(inspect(engine).get_table_names())
+        downgrade(engine, "0007")
+        assert "is_baseline" not in {c["name"] for c in inspect(engine).get_columns("submissions")}
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(select(Submission.name)).scalar() == "s"
+    finally:
+        engine.dispose()

@@ -329,3 +329,35 @@ def test_a_participant_archive_holds_only_their_code_and_no_test_scores(
     }
     assert [r["submission"] for r in table] == ["mine"]
     assert "test_scores" not in table[0]
+
+
+def test_allowance_counts_the_teams_submissions_left_and_the_next_time(
+    session, settings, event, ann, starting_kit_files
+):
+    from ramp_server.services.submissions import team_allowance
+
+    update_event(session, event=event, daily_quota=2, min_delay_s=600)
+    session.commit()
+    fresh = team_allowance(session, event=event, user=ann, now=T0)
+    assert (fresh.left_today, fresh.daily_quota, fresh.next_at) == (2, 2, None)
+    _submit(session, settings, event, ann, starting_kit_files, name="a", now=T0)
+    after_one = team_allowance(session, event=event, user=ann, now=T0 + timedelta(seconds=60))
+    assert after_one.left_today == 1
+    assert after_one.next_at == T0 + timedelta(seconds=600)  # the minimum delay
+    later = T0 + timedelta(hours=1)
+    _submit(session, settings, event, ann, starting_kit_files, name="b", now=later)
+    spent = team_allowance(session, event=event, user=ann, now=later + timedelta(hours=1))
+    assert spent.left_today == 0
+    assert spent.next_at == T0 + timedelta(days=1)  # the first leaves the 24-hour window
+    with pytest.raises(SubmissionRejected, match="daily quota reached"):
+        _submit(
+            session,
+            settings,
+            event,
+            ann,
+            starting_kit_files,
+            name="c",
+            now=later + timedelta(hours=1),
+        )
+    next_day = team_allowance(session, event=event, user=ann, now=T0 + timedelta(days=1))
+    assert (next_day.left_today, next_day.next_at) == (1, None)

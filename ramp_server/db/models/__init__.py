@@ -9,7 +9,8 @@ They are grouped by domain in the modules of this package:
 - :mod:`.accounts`: users, API and password-reset tokens, login attempts;
 - :mod:`.events`: events, their participants and invitations, their CV folds;
 - :mod:`.submissions`: submissions, their files, folds, scores and per-epoch progress;
-- :mod:`.collaboration`: blends, credits between submissions, interactions.
+- :mod:`.collaboration`: blends, credits between submissions, interactions;
+- :mod:`.toolkit`: the organisers' event jobs (re-scoring) and the e-mail outbox.
 
 Conventions: every timestamp is stored as naive UTC and read back as an aware UTC ``datetime``
 (:class:`UTCDateTime`), so both backends behave the same. Enumerations are stored as short
@@ -45,6 +46,7 @@ from ramp_server.db.models.submissions import (
     SubmissionFold,
 )
 from ramp_server.db.models.teams import Team, TeamInvitation, TeamMember
+from ramp_server.db.models.toolkit import EventJob, OutboxMessage
 
 __all__ = [
     "ApiToken",
@@ -56,12 +58,14 @@ __all__ = [
     "ErrorKind",
     "Event",
     "EventInvitation",
+    "EventJob",
     "EventParticipant",
     "FoldState",
     "Interaction",
     "InteractionKind",
     "LeaderboardVisibility",
     "LoginAttempt",
+    "OutboxMessage",
     "PasswordResetToken",
     "ProgressEntry",
     "Score",

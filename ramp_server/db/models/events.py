@@ -45,6 +45,8 @@ class Event(Base):
     max_team_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: teams may form or merge until then (None: until a team's first submission)
     team_formation_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: from then on participants see the public board as it was then (None: never frozen)
+    freeze_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
     leaderboard_visibility: Mapped[LeaderboardVisibility] = mapped_column(
         enum_type(LeaderboardVisibility), default=LeaderboardVisibility.PUBLIC

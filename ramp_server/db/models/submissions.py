@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -68,6 +69,8 @@ class Submission(Base):
     selected_for_competition: Mapped[bool] = mapped_column(Boolean, default=False)
     #: counts in the daily quota; False when the platform caused the failure
     charged_to_quota: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: a reference model the organisers marked: shown with a badge, never ranked, still blended
+    is_baseline: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     event: Mapped[Event] = relationship()
     user: Mapped[User] = relationship()

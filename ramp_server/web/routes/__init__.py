@@ -7,9 +7,11 @@ from fastapi import FastAPI
 from ramp_server.web.routes import (
     accounts,
     admin,
+    admin_toolkit,
     api,
     api_pictures,
     api_teams,
+    api_toolkit,
     events,
     health,
     leaderboards,
@@ -28,9 +30,11 @@ ROUTE_MODULES = (
     teams,
     leaderboards,
     admin,
+    admin_toolkit,
     api,
     api_pictures,
     api_teams,
+    api_toolkit,
     health,
     metrics,
 )

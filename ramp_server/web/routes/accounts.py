@@ -166,7 +166,11 @@ def reset(
 def tokens_page(request: Request, db: Db, user: CurrentUser) -> Response:
     tokens = accounts.list_api_tokens(db, user=user)
     new_token = request.state.session.pop("new_token", None)
-    return render(request, "accounts/tokens.html", {"tokens": tokens, "new_token": new_token})
+    return render(
+        request,
+        "accounts/tokens.html",
+        {"tokens": tokens, "new_token": new_token, "notify_by_email": user.notify_by_email},
+    )
 
 
 @router.post("/account/tokens", dependencies=[Csrf])
@@ -185,4 +189,21 @@ def revoke_token(request: Request, db: Db, user: CurrentUser, token_id: int) -> 
     accounts.revoke_api_token(db, user=user, token_id=token_id)  # NotFound: 404
     db.commit()
     flash(request, "Token revoked.", "success")
+    return RedirectResponse("/account/tokens", status_code=303)
+
+
+@router.post("/account/notifications", dependencies=[Csrf])
+def set_notifications(
+    request: Request, db: Db, user: CurrentUser, notify: Annotated[str, Form()] = ""
+) -> Response:
+    """The account page's opt-out: e-mails when a submission is scored or fails."""
+    accounts.set_notifications(db, user=user, by_email=notify == "1")
+    db.commit()
+    flash(
+        request,
+        "You get an e-mail when a submission is scored or fails."
+        if user.notify_by_email
+        else "No more e-mails about your submissions.",
+        "success",
+    )
     return RedirectResponse("/account/tokens", status_code=303)

@@ -17,7 +17,9 @@ from ramp_server.services import (
     events,
     exports,
     operations,
+    outbox,
     participants,
+    rescore,
     users,
 )
 from ramp_server.web import access, event_charts
@@ -76,6 +78,8 @@ def event_admin(request: Request, db: Db, user: AdminUser, name: str) -> Respons
     ctx.update(
         participants=participants.list_participants(db, event=event),
         counts=event_stats.submission_state_counts(db, event=event),
+        jobs=rescore.event_jobs(db, event=event),
+        outbox=outbox.outbox_counts(db),
     )
     return render(request, "admin/event.html", ctx)
 

@@ -22,6 +22,7 @@ from ramp_server.services import (
     blends,
     collaboration,
     events,
+    freeze,
     leaderboards,
     operations,
     participants,
@@ -52,6 +53,7 @@ class EventOut(BaseModel):
     fold_time_limit_s: int
     memory_limit_mb: int
     approval_required: bool
+    freeze_at: datetime | None = None
     official_score_name: str
     score_types: list[dict[str, Any]]
     blend_requested_at: datetime | None = Field(
@@ -88,6 +90,10 @@ class SubmissionStatus(BaseModel):
     folds: list[dict[str, Any]]
     contributivity: float | None
     historical_contributivity: float | None
+    baseline: bool = Field(False, description="an organisers' baseline: shown, never ranked")
+    submissions_left: dict[str, Any] | None = Field(
+        None, description="after an upload: the team's submissions left today and the next time"
+    )
 
 
 class TokenIn(BaseModel):
@@ -120,6 +126,7 @@ def _event_out(event: Event) -> EventOut:
         fold_time_limit_s=event.fold_time_limit_s,
         memory_limit_mb=event.memory_limit_mb,
         approval_required=event.approval_required,
+        freeze_at=event.freeze_at,
         official_score_name=event.official_score_name,
         score_types=list(event.score_types or []),
         blend_requested_at=event.blend_requested_at,
@@ -164,7 +171,8 @@ def leaderboard(
 
     Each row's ``ci`` is ``[low, high]``, the 95% percentile bootstrap interval of its official
     score on the board's split (``null`` when not computed); competition rows with test scores
-    also carry ``test_ci``, private rows ``valid_ci``.
+    also carry ``test_ci``, private rows ``valid_ci``. While the board is frozen for you
+    (``frozen_at``), rows are as then; ``own_after_freeze``: your team's later scores.
     """
     event = access.get_event(db, name)
     if kind == "private":
@@ -173,13 +181,20 @@ def leaderboard(
         return {"kind": kind, "rows": leaderboards.private_leaderboard(db, event=event)}
     if not access.can_see_public_leaderboard(db, event, user):
         raise HTTPException(403 if user else 401, "this event's leaderboard is not visible to you")
+    frozen_at = access.board_frozen_at(event, user)
     if kind == "competition":
+        if frozen_at is not None:
+            rows = freeze.frozen_competition_board(db, event=event, at=frozen_at)
+            return {"kind": kind, "frozen_at": frozen_at.isoformat(), "rows": rows}
         include_test = access.can_see_private_leaderboard(event, user)
         rows = leaderboards.competition_leaderboard(db, event=event, include_test=include_test)
         return {"kind": kind, "rows": rows}
     if kind == "failed":
         return {"kind": kind, "rows": leaderboards.failed_submissions(db, event=event)}
-    data = public_page(request, db, event, sort=sort, order=order, page=page)
+    data = public_page(request, db, event, sort=sort, order=order, page=page, frozen_at=frozen_at)
+    own = []
+    if frozen_at is not None and user is not None:
+        own = freeze.own_rows_since(db, event=event, user=user, at=frozen_at)
     # rows are JSON-ready (numbers, strings, ISO dates): skip FastAPI's generic encoder
     return JSONResponse(
         {
@@ -190,6 +205,8 @@ def leaderboard(
             "page_size": data["page_size"],
             "has_next": data["has_next"],
             "rows": data["rows"],
+            "frozen_at": frozen_at.isoformat() if frozen_at else None,
+            "own_after_freeze": own,
         }
     )
 
@@ -201,6 +218,8 @@ def event_contributivity(db: Db, user: OptionalUser, name: str, top: int = 8) ->
     event = access.get_event(db, name)
     if not access.can_see_public_leaderboard(db, event, user):
         raise HTTPException(403 if user else 401, "this event's leaderboard is not visible to you")
+    if access.board_frozen_at(event, user) is not None:
+        raise HTTPException(403, "the leaderboard is frozen: contributivities return at closing")
     return jsonable_encoder(blends.contributivity_over_time(db, event=event, top=min(top, 50)))
 
 
@@ -288,8 +307,10 @@ async def create_submission(
             files=contents,
             credits=credit_map,
         )
+        left = submissions.team_allowance(db, event=event, user=user)
         return SubmissionStatus(
-            **submission_view.status(db, sub, positions=queue_positions(request, db))
+            **submission_view.status(db, sub, positions=queue_positions(request, db)),
+            submissions_left=submission_view.allowance_json(left),
         )
 
     return await run_in_threadpool(_submit)

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ramp_server.services import blends, event_stats, leaderboards, participants
+from ramp_server.services import blends, event_stats, freeze, leaderboards, participants
 from ramp_server.services.board_columns import official_spec
 from ramp_server.web import access, event_charts, eventdata
 from ramp_server.web.context import PHASE_BADGE, event_context, memoized, storage_of
@@ -40,7 +40,20 @@ def event_page(request: Request, db: Db, user: OptionalUser, name: str) -> Respo
     ctx = event_context(request, db, event, user, "overview")
     # the charts depend only on scored submissions and blends: memoized by the board version
     charts = memoized(request, db, event, ("charts",), lambda: event_charts.event_charts(db, event))
+    blend = blends.latest_blend(db, event_id=event.id)
+    extras = blends.latest_extras(db, event_id=event.id)
+    frozen_at = access.board_frozen_at(event, user)
+    if frozen_at is not None:  # nothing scored after the freeze shows (services.freeze)
+        charts = memoized(
+            request,
+            db,
+            event,
+            ("charts_frozen", frozen_at),
+            lambda: event_charts.frozen_event_charts(db, event, frozen_at),
+        )
+        blend, extras = freeze.last_blend_at(db, event=event, at=frozen_at), None
     ctx.update(
+        frozen_at=frozen_at,
         cards=cards,
         counts_from_bundle=from_bundle,
         has_images=(public_dir / "train_images.npy").is_file(),
@@ -49,9 +62,9 @@ def event_page(request: Request, db: Db, user: OptionalUser, name: str) -> Respo
         hybrid_chart=charts["hybrid"],
         contributivity_chart=charts["contributivity"],
         contributivity_history_chart=charts["contributivity_history"],
-        blend=blends.latest_blend(db, event_id=event.id),
-        extras=blends.latest_extras(db, event_id=event.id),
-        best_score=leaderboards.best_score(db, event=event),
+        blend=blend,
+        extras=extras,
+        best_score=leaderboards.best_score(db, event=event, scored_by=frozen_at),
         score_precision=int(spec.get("precision", 4)),
         data_command=DATA_COMMAND,
         **event_stats.event_counts(db, event=event),

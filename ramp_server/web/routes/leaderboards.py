@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from ramp_server.services import blends, collaboration, leaderboards
+from ramp_server.services import blends, collaboration, freeze, leaderboards
 from ramp_server.web import access
 from ramp_server.web.context import (
     EXTRA_SORTS,
@@ -52,7 +52,10 @@ def public(
     _guard_public(db, event, user)
     ctx = event_context(request, db, event, user, "public")
     version = leaderboards.board_version(db, event=event)
-    data = public_page(request, db, event, sort=sort, order=order, page=page, version=version)
+    frozen_at = access.board_frozen_at(event, user)
+    data = public_page(
+        request, db, event, sort=sort, order=order, page=page, version=version, frozen_at=frozen_at
+    )
     # The table body is rendered once per board version and page (the viewer's own rows are
     # highlighted by a per-request CSS rule), so a busy board costs little per view.
     template = request.app.state.templates.get_template("leaderboards/_public_rows.html")
@@ -60,12 +63,18 @@ def public(
         request,
         db,
         event,
-        ("public_rows", data["sort"], data["order"], data["page"], data["page_size"]),
+        ("public_rows", data["sort"], data["order"], data["page"], data["page_size"], frozen_at),
         lambda: Markup(template.render(rows=data["rows"], event=event)),
         version=version,
     )
+    own_html = None
+    if frozen_at is not None and user is not None:  # the team's later scores, for it alone
+        own = freeze.own_rows_since(db, event=event, user=user, at=frozen_at)
+        own_html = Markup(template.render(rows=own, event=event)) if own else None
     ctx.update(data)
     ctx.update(
+        frozen_at=frozen_at,
+        own_html=own_html,
         rows_html=rows_html,
         extra_sorts=EXTRA_SORTS,
         blend=blends.latest_blend(db, event_id=event.id),
@@ -78,9 +87,18 @@ def competition(request: Request, db: Db, user: OptionalUser, name: str) -> Resp
     event = access.get_event(db, name)
     _guard_public(db, event, user)
     include_test = access.can_see_private_leaderboard(event, user)
+    frozen_at = access.board_frozen_at(event, user)
     ctx = event_context(request, db, event, user, "competition")
-    ctx.update(
-        rows=memoized(
+    if frozen_at is not None:
+        rows = memoized(
+            request,
+            db,
+            event,
+            ("competition_frozen", frozen_at),
+            lambda: freeze.frozen_competition_board(db, event=event, at=frozen_at),
+        )
+    else:
+        rows = memoized(
             request,
             db,
             event,
@@ -88,9 +106,8 @@ def competition(request: Request, db: Db, user: OptionalUser, name: str) -> Resp
             lambda: leaderboards.competition_leaderboard(
                 db, event=event, include_test=include_test
             ),
-        ),
-        include_test=include_test,
-    )
+        )
+    ctx.update(rows=rows, include_test=include_test, frozen_at=frozen_at)
     return render(request, "leaderboards/competition.html", ctx)
 
 

@@ -68,6 +68,7 @@ def _form_page(
         ),
         credits=(credits or []) + [(None, None)] * (MAX_CREDITS - len(credits or [])),
         upload_max_bytes=event.upload_max_bytes,
+        allowance=submissions.team_allowance(db, event=event, user=user),
     )
     return render(request, "submissions/submit.html", ctx, status_code=status_code)
 
