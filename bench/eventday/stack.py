@@ -61,10 +61,20 @@ class Stack:
         return out
 
     def stop(self) -> None:
-        """SIGTERM to every process, newest first (the dispatcher before the workers)."""
-        for _, p in reversed(self.procs):
-            if p.poll() is None:
+        """SIGTERM: the dispatcher and the web server first (waited for), then the workers and
+        the scheduler all at once (killed after 20 s)."""
+        for name, p in reversed(self.procs):
+            if name in ("dispatch", "serve") and p.poll() is None:
                 stop_server(p)
+        rest = [p for _, p in self.procs if p.poll() is None]
+        for p in rest:
+            p.terminate()
+        for p in rest:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def _spawn(stack: Stack, name: str, cmd: list[str], env: dict[str, str], logs: Path) -> None:
