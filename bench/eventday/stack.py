@@ -129,6 +129,8 @@ def start_stack(
             cheap_password_hashing=False,
             web_workers=web_workers,
             env=env,
+            # its imports alone took over a minute at load 30 (tests/web: 180 s)
+            start_timeout_s=300.0,
         )
         stack.logs["serve"] = logs / "serve.log"
         stack.procs.append(("serve", web))

@@ -31,10 +31,12 @@ def start_server(
     cheap_password_hashing: bool,
     web_workers: int = 1,
     env: dict[str, str] | None = None,
+    start_timeout_s: float = 60.0,
 ) -> subprocess.Popen:
     """``ramp-server serve --no-dispatcher`` on ``127.0.0.1:port``; its output goes to ``log_path``.
 
-    ``web_workers`` is ``serve --workers``; ``env`` adds variables to the server's environment.
+    ``web_workers`` is ``serve --workers``; ``env`` adds variables to the server's environment;
+    the server must answer ``/healthz`` within ``start_timeout_s``.
 
     With ``cheap_password_hashing`` the same command runs with the web tests' cheap argon2
     parameters (logins then cost ~1 ms instead of ~0.3 s of CPU each).
@@ -66,7 +68,7 @@ def start_server(
     log = log_path.open("wb")
     proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_timeout_s
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"ramp-server serve exited at start:\n{tail(log_path)}")
@@ -77,7 +79,10 @@ def start_server(
             pass
         if time.monotonic() > deadline:
             stop_server(proc)
-            raise RuntimeError(f"ramp-server serve did not answer within 60 s:\n{tail(log_path)}")
+            raise RuntimeError(
+                f"ramp-server serve did not answer within {start_timeout_s:.0f} s:\n"
+                f"{tail(log_path)}"
+            )
         time.sleep(0.2)
 
 
