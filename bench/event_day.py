@@ -90,7 +90,7 @@ def report_text(r: DayReport) -> str:
         "CPU seconds: "
         + ", ".join(f"{k} {v:.0f}" for k, v in r.cpu_s.items())
         + (
-            f" (dispatch, with the re-blender: {r.cpu_s.get('dispatch', 0) / max(1, len(rec.folds)):.2f} s per fold)"
+            f" (dispatch, with the re-blender: {r.cpu_s.get('dispatch', 0) / max(1, len(f.fold_s)):.2f} s per fold run)"
             if r.cpu_s
             else ""
         ),
