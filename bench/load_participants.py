@@ -25,16 +25,15 @@ the correctness checks.
 """
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from load import make_kit, run_load
-
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from load.pgdb import PG_ADMIN_URL, throwaway_database
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,20 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary storage dir")
     args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="ramp_load_"))
+    with ExitStack() as stack:
+        if args.postgres:
+            args.database_url = stack.enter_context(
+                throwaway_database(args.postgres, prefix="ramp_load")
+            )
+        return _run(args, tmp)
 
+
+def _run(args: argparse.Namespace, tmp: Path) -> int:
     from ramp_server.config import load_settings
 
-    tmp = Path(tempfile.mkdtemp(prefix="ramp_load_"))
-    pg_db, admin = None, None
-    if args.postgres:
-        from sqlalchemy import create_engine, make_url, text
-
-        pg_db = f"ramp_load_{os.getpid()}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{pg_db}"'))
-        url = make_url(args.postgres).set(database=pg_db)
-        args.database_url = url.render_as_string(hide_password=False)
     try:
         overrides: dict[str, Any] = {"storage_dir": tmp}
         if args.database_url:
@@ -110,10 +107,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-        if pg_db is not None and admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)'))
-            admin.dispose()
 
 
 if __name__ == "__main__":

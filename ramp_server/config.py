@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     bootstrap_n: int = Field(
         1000, ge=0, description="Bootstrap resamples of a submission's score interval (0: none)."
     )
+    engine_simulation: bool = Field(
+        False,
+        description="Benchmarks only: marked submissions' folds are simulated (a sleep and "
+        "generated predictions) instead of trained; refused with env=production.",
+    )
+    engine_simulation_time_scale: float = Field(
+        60.0, gt=0, description="Benchmarks only: simulated fold durations are divided by this."
+    )
     mail_backend: Literal["log", "smtp"] = Field("log", description="Where e-mails go.")
     smtp_url: str | None = Field(
         None, repr=False, description="smtp://user:pass@host:port when mail_backend=smtp."
@@ -126,6 +134,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "RAMP_SECRET_KEY is the placeholder: set a long random secret "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(48))') outside env=local"
+            )
+        if self.env == "production" and self.engine_simulation:
+            raise ValueError(
+                "RAMP_ENGINE_SIMULATION is for benchmarks only (it fakes training): unset it "
+                "outside env=local"
             )
         return self
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ramp_server.kit.folder import write_kit_folder
 
@@ -48,9 +48,11 @@ def seed_database(
     participants: int,
     scored: int,
     cheap_password_hashing: bool,
+    rules: dict[str, Any] | None = None,
 ) -> Seeded:
     """Migrate, then add the event, ``participants`` users (joined, each with an API token) and
-    ``scored`` scored submissions spread over the first participants."""
+    ``scored`` scored submissions spread over the first participants. ``rules`` are event
+    rules (``events.RULES``) over the load's own (no delay, no quota, others' code public)."""
     from argon2 import PasswordHasher
     from sqlalchemy import insert, select
 
@@ -70,10 +72,13 @@ def seed_database(
             slug=EVENT,
             kit_dir=kit_dir,
             title="Load test",
-            min_delay_s=0,
-            daily_quota=None,
-            public_opening_at=datetime.now(UTC)
-            - timedelta(days=1),  # others' code and pages are viewable
+            **{
+                "min_delay_s": 0,
+                "daily_quota": None,
+                # others' code and pages are viewable
+                "public_opening_at": datetime.now(UTC) - timedelta(days=1),
+                **(rules or {}),
+            },
         )
         session.commit()
         # argon2 is slow on purpose: one hash shared by every participant

@@ -24,9 +24,19 @@ def free_port() -> int:
 
 
 def start_server(
-    settings: Settings, *, port: int, log_path: Path, cheap_password_hashing: bool
+    settings: Settings,
+    *,
+    port: int,
+    log_path: Path,
+    cheap_password_hashing: bool,
+    web_workers: int = 1,
+    env: dict[str, str] | None = None,
+    start_timeout_s: float = 60.0,
 ) -> subprocess.Popen:
     """``ramp-server serve --no-dispatcher`` on ``127.0.0.1:port``; its output goes to ``log_path``.
+
+    ``web_workers`` is ``serve --workers``; ``env`` adds variables to the server's environment;
+    the server must answer ``/healthz`` within ``start_timeout_s``.
 
     With ``cheap_password_hashing`` the same command runs with the web tests' cheap argon2
     parameters (logins then cost ~1 ms instead of ~0.3 s of CPU each).
@@ -34,6 +44,8 @@ def start_server(
     import httpx
 
     args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-dispatcher"]
+    if web_workers != 1:
+        args += ["--workers", str(web_workers)]
     script = Path(sys.executable).with_name("ramp-server")
     if cheap_password_hashing:
         code = (
@@ -52,17 +64,11 @@ def start_server(
             "import sys; from ramp_server.cli import main; sys.exit(main())",
         ]
         cmd += args
-    env = dict(
-        os.environ,
-        RAMP_STORAGE_DIR=str(settings.storage_dir),
-        RAMP_DATABASE_URL=settings.db_url,
-        RAMP_EMBEDDED_DISPATCHER="false",
-    )
-    env.pop("RAMP_CONFIG_FILE", None)
+    full_env = server_env(settings) | (env or {})
     log = log_path.open("wb")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_timeout_s
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"ramp-server serve exited at start:\n{tail(log_path)}")
@@ -73,8 +79,24 @@ def start_server(
             pass
         if time.monotonic() > deadline:
             stop_server(proc)
-            raise RuntimeError(f"ramp-server serve did not answer within 60 s:\n{tail(log_path)}")
+            raise RuntimeError(
+                f"ramp-server serve did not answer within {start_timeout_s:.0f} s:\n"
+                f"{tail(log_path)}"
+            )
         time.sleep(0.2)
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    """This environment pointed at ``settings``' storage and database (no config file, no
+    embedded dispatcher): what every ``ramp-server`` process of a bench runs with."""
+    env = dict(
+        os.environ,
+        RAMP_STORAGE_DIR=str(settings.storage_dir),
+        RAMP_DATABASE_URL=settings.db_url,
+        RAMP_EMBEDDED_DISPATCHER="false",
+    )
+    env.pop("RAMP_CONFIG_FILE", None)
+    return env
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -36,6 +36,7 @@ from ramp_server.engine.health import ClusterView, ClusterWatch
 from ramp_server.engine.inflight import InFlight
 from ramp_server.engine.progress_relay import ProgressRelay, clean_progress
 from ramp_server.engine.sandbox_policy import SandboxLimits, limits_from_settings, resolve_mode
+from ramp_server.engine.simulation import SimulatedTraining, parse_marker
 from ramp_server.engine.tasks import FoldJob, FoldOutcome, cancel_event_name
 
 if TYPE_CHECKING:
@@ -231,11 +232,12 @@ class Dispatcher:
         forbidden = [root / "blobs", self.storage.private_dir(t.event_name)]
         if self.settings.db_url.startswith("sqlite"):
             forbidden.append(Path(self.settings.db_url.split("///", 1)[-1]))
+        files = submission_sources(settings=self.settings, submission=sub)
         return FoldJob(
             submission_id=t.submission_id,
             fold=t.fold,
             attempt=attempt,
-            files=submission_sources(settings=self.settings, submission=sub),
+            files=files,
             bundle_dir=str(self.storage.public_dir(t.event_name)),
             train_is=folds.train[t.fold],
             valid_is=folds.valid[t.fold],
@@ -244,6 +246,33 @@ class Dispatcher:
             gpu=t.uses_gpu,
             forbidden=tuple(str(p) for p in forbidden),
             cancel_key=key,
+            simulation=self._simulation(sub, files, folds.valid[t.fold]),
+        )
+
+    def _simulation(
+        self, sub: Submission, files: dict[str, bytes], valid_is: Any
+    ) -> SimulatedTraining | None:
+        """Benchmarks only: the simulated fold of a marked submission when the operator set
+        ``engine_simulation`` (:mod:`ramp_server.engine.simulation`); otherwise None."""
+        if not self.settings.engine_simulation:
+            return None
+        marker = parse_marker(files)
+        if marker is None:
+            return None
+        from ramp_server.kit.taxa import N_CLASSES
+        from ramp_server.services.predictions import event_labels
+
+        y_train, y_test = event_labels(settings=self.settings, event=sub.event)
+        skill, style, seed = marker
+        return SimulatedTraining(
+            skill=skill,
+            style=style,
+            seed=seed,
+            time_scale=self.settings.engine_simulation_time_scale,
+            n_train=len(y_train),
+            y_valid=y_train[valid_is],
+            y_test=y_test,
+            n_classes=N_CLASSES,
         )
 
     # -- collecting --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import numpy as np
 from ramp_server.engine import foldrun
 from ramp_server.engine.sandbox import SandboxResult, run_sandboxed
 from ramp_server.engine.sandbox_policy import SandboxLimits
+from ramp_server.engine.simulation import SimulatedTraining, simulated_proba, sleep_fold
 
 PROGRESS_TOPIC = "ramp-fold-progress"
 #: most progress reports of a fold sent back with its outcome (the latest ones)
@@ -56,6 +57,8 @@ class FoldJob:
     seed: int = 0
     forbidden: tuple[str, ...] = ()  # host paths that must never be visible in the sandbox
     cancel_key: str = ""  # the Dask key; its cancel Event kills the sandbox
+    #: benchmarks only (``engine_simulation``): simulate the fold instead of the sandbox
+    simulation: SimulatedTraining | None = None
 
 
 @dataclass
@@ -174,6 +177,8 @@ def _auto_threads() -> int:
 
 def run_fold_job(job: FoldJob) -> FoldOutcome:
     """Run one fold in the sandbox; never raises for anything the participant's code does."""
+    if job.simulation is not None:
+        return _simulate(job)
     if job.limits.cpu_threads <= 0:
         job = replace(job, limits=replace(job.limits, cpu_threads=_auto_threads()))
     base = Path(tempfile.mkdtemp(prefix=f"ramp-fold-{job.submission_id}-{job.fold}-"))
@@ -294,6 +299,33 @@ def _run(job: FoldJob, base: Path) -> FoldOutcome:
     outcome.valid_proba = arrays["valid_proba"]
     outcome.test_proba = arrays["test_proba"]
     outcome.train_proba = arrays.get("train_proba")
+    return outcome
+
+
+def _simulate(job: FoldJob) -> FoldOutcome:
+    """The benchmark's stand-in for the sandboxed child (:mod:`ramp_server.engine.simulation`):
+    everything around it (Dask, cancellation, result recording) is the real path."""
+    _, should_cancel = _dask_hooks(job)
+    slept, cancelled = sleep_fold(job.simulation, fold=job.fold, should_cancel=should_cancel)
+    outcome = FoldOutcome(
+        submission_id=job.submission_id,
+        fold=job.fold,
+        attempt=job.attempt,
+        ok=False,
+        wall_time_s=slept,
+        worker=_worker_name(),
+        log=b"simulated training (RAMP_ENGINE_SIMULATION, benchmarks only)\n",
+    )
+    if cancelled:
+        outcome.error_kind, outcome.error_message = "cancelled", "cancelled while training"
+        return outcome
+    t0 = time.perf_counter()
+    valid, test = simulated_proba(job.simulation, fold=job.fold, valid_is=job.valid_is)
+    outcome.ok = True
+    outcome.valid_proba, outcome.test_proba = valid, test
+    outcome.train_time = slept
+    outcome.valid_time = outcome.test_time = (time.perf_counter() - t0) / 2
+    outcome.finished_at = time.time()
     return outcome
 
 
