@@ -17,6 +17,7 @@ import os
 import shlex
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ramp_server.cli import main as cli
@@ -24,14 +25,76 @@ from ramp_server.kit.folder import REPO_ROOT as REPO
 from ramp_server.kit.folder import write_kit_folder
 
 EVENT = "spipoll"
-#: reference submissions the demo submits by default, in this order by USERS[0], USERS[1]...
-DEMO_SUBMISSIONS = ("starting_kit", "colour_features", "centre_crop", "small_resnet")
 USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
 PASSWORD = "demo-password"
 #: images of the demo profile's stratified subset (train, test)
 DEMO_SIZE = (2400, 600)
 #: epochs of the slow CNNs in the demo profile (their code says so on its N_EPOCHS line)
 DEMO_EPOCHS = {"small_resnet": 8, "heuritech_cnn": 5, "cnn_no_dropout": 5}
+
+
+@dataclass(frozen=True)
+class DemoSubmission:
+    """One submission of the demo: ``user`` submits the folder ``submissions/<folder>`` as
+    ``name``, with the module constants ``variant`` changed (a participant's variant of it) and,
+    in the demo profile, the constants ``demo`` changed too (fewer epochs). A submission that
+    ``improves`` an earlier one of the same user is submitted once everything before it is
+    scored (with ``--until-idle``), as a participant does after seeing the leaderboard."""
+
+    user: str
+    name: str
+    folder: str
+    variant: tuple[tuple[str, int | float], ...] = ()
+    demo: tuple[tuple[str, int | float], ...] = ()
+    improves: str | None = None
+
+
+#: the demo's event, in submission order: models on different inputs (hand-made colour
+#: features, the full picture, a centre crop, a wider crop) from several participants, so that
+#: the blend of them beats each one; then carol's slight improvement of her centre crop
+#: (trained longer), which makes her first version redundant in the hybrid model.
+DEMO_PLAN = (
+    DemoSubmission("alice", "starting_kit", "starting_kit"),
+    DemoSubmission("bob", "colour_features", "colour_features"),
+    DemoSubmission("carol", "centre_crop", "centre_crop", demo=(("N_EPOCHS", 5),)),
+    DemoSubmission("dave", "small_resnet", "small_resnet", demo=(("N_EPOCHS", 8),)),
+    DemoSubmission(
+        "erin",
+        "wide_crop",
+        "centre_crop",
+        variant=(("CROP_FRACTION", 0.8125),),
+        demo=(("N_EPOCHS", 8),),
+    ),
+    DemoSubmission(
+        "frank",
+        "resnet_lr2e-3",
+        "small_resnet",
+        variant=(("LEARNING_RATE", 2e-3),),
+        demo=(("N_EPOCHS", 6),),
+    ),
+    DemoSubmission(
+        "carol",
+        "centre_crop_longer",
+        "centre_crop",
+        demo=(("N_EPOCHS", 12),),
+        improves="centre_crop",
+    ),
+)
+
+
+def plan_of(folders: tuple[str, ...] | None) -> tuple[DemoSubmission, ...]:
+    """The demo's plan, or one reference submission per folder, by USERS[0], USERS[1]..."""
+    if folders is None:
+        return DEMO_PLAN
+    return tuple(
+        DemoSubmission(
+            USERS[i % len(USERS)],
+            folder,
+            folder,
+            demo=(("N_EPOCHS", DEMO_EPOCHS[folder]),) if folder in DEMO_EPOCHS else (),
+        )
+        for i, folder in enumerate(folders)
+    )
 
 
 def _run(*argv: str, allow_fail: bool = False) -> int:
@@ -91,7 +154,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--submissions",
         nargs="*",
         default=None,
-        help="folders of submissions/ to submit (default: " + " ".join(DEMO_SUBMISSIONS) + ")",
+        help="folders of submissions/ to submit, by alice, bob, … in turn (default: the demo's "
+        "plan of seven submissions by six participants, see DEMO_PLAN in ramp_server/demo.py)",
     )
     p.add_argument("--workers", type=_positive, default=None, help="local Dask worker processes")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on")
@@ -139,19 +203,29 @@ def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
     )
 
 
-def _code(args: argparse.Namespace, folder: str) -> str:
-    """The folder to submit: the reference code, with fewer epochs in the demo profile."""
-    src = REPO / "submissions" / folder
+def _code(args: argparse.Namespace, sub: DemoSubmission) -> str:
+    """The folder to submit: the reference code, or the demo's copy of it with the
+    submission's variant and, in the demo profile, its fewer epochs."""
+    src = REPO / "submissions" / sub.folder
     if not (src / "batch_classifier.py").is_file():
         raise SystemExit(f"{src}: not a submission folder (see the folders of submissions/)")
-    if args.profile == "full" or folder not in DEMO_EPOCHS:
+    demo = dict(sub.demo) if args.profile == "demo" else {}
+    constants = {**demo, **dict(sub.variant)}
+    if not constants:
         return str(src)
-    from ramp_server.kit.epochs import scaled_copy
+    from ramp_server.kit.epochs import variant_copy
 
-    dst = args.storage / "kit" / "demo_submissions" / folder
-    changes = scaled_copy(src, dst, epochs=DEMO_EPOCHS[folder], reason="demo profile")
+    dst = args.storage / "kit" / "demo_submissions" / sub.user / sub.name
+    changes = variant_copy(
+        src,
+        dst,
+        constants=constants,
+        reason=f"{sub.user}'s variant",
+        reasons={name: "demo profile" for name in demo},
+    )
     for name, (old, new) in changes.items():
-        print(f"==> {folder}: demo profile trains {name} = {new} instead of {old}", flush=True)
+        why = "demo profile" if name in demo else "variant"
+        print(f"==> {sub.user}/{sub.name} ({why}): {name} = {new} instead of {old}", flush=True)
     return str(dst)
 
 
@@ -174,6 +248,79 @@ def _existing() -> tuple[set[str], set[str], set[tuple[str, str]]]:
     return users, set(events), subs
 
 
+def _pct(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.0f} %"
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def story_lines(story) -> list[str]:
+    """The demo's last lines: the hybrid model against the best single submission, each
+    submission's share of the hybrid, and the improved submission's predecessor's share before
+    and after its successor (a :class:`ramp_server.services.story.Story`)."""
+    if story.blend_id is None:
+        return ["==> the RAMP story: nothing was blended (no submission scored)"]
+    name = story.score_name
+    lines = [
+        f"==> the RAMP story (from the database, blend {story.blend_id}; {name} on the test set, "
+        "validation in brackets)",
+        f"    hybrid model of {len(story.shares)} submissions: {_score(story.hybrid_test)} "
+        f"({_score(story.hybrid_valid)})",
+    ]
+    best = story.best
+    if best is not None:
+        lines.append(
+            f"    best single submission, {best.user}/{best.submission}: {_score(best.test)} "
+            f"({_score(best.valid)})"
+        )
+        if story.hybrid_test is not None and best.test is not None:
+            gap = story.hybrid_test - best.test
+            verdict = "above" if gap > 0 else "not above"
+            lines.append(f"    the hybrid model is {verdict} the best single one: {gap:+.3f}")
+    nonzero = sum(1 for s in story.shares if s.contributivity > 0)
+    lines.append(f"    contributivity ({nonzero} of {len(story.shares)} submissions credited):")
+    width = max(len(f"{s.user}/{s.submission}") for s in story.shares)
+    for s in story.shares:
+        label = f"{s.user}/{s.submission}"
+        lines.append(
+            f"      {label:<{width}}  {_pct(s.contributivity):>5}  "
+            f"{name} {_score(s.test)} ({_score(s.valid)})"
+        )
+    imp = story.improvement
+    if imp is not None:
+        lines.append(
+            f"    {imp.user}/{imp.predecessor}: {_pct(imp.before)} of the hybrid before its "
+            f"improvement {imp.user}/{imp.successor} was scored, {_pct(imp.after)} after"
+        )
+    return lines
+
+
+def print_story(plan: tuple[DemoSubmission, ...]) -> None:
+    """Print :func:`story_lines` of the demo event, read through the services."""
+    from ramp_server.config import load_settings
+    from ramp_server.db.engine import open_database
+    from ramp_server.services.events import get_event
+    from ramp_server.services.story import event_story
+
+    improvement = next(((s.user, s.improves, s.name) for s in plan if s.improves), None)
+    with open_database(load_settings(None)) as factory, factory() as session:
+        event = get_event(session, name=EVENT)
+        story = event_story(session, event_id=event.id, improvement=improvement)
+    print("\n".join(story_lines(story)), flush=True)
+
+
+def _submit(
+    args: argparse.Namespace, subs: list[DemoSubmission], submitted: set[tuple[str, str]]
+) -> None:
+    for sub in subs:
+        if (sub.user, sub.name) in submitted:
+            print(f"==> {sub.user}/{sub.name} already submitted", flush=True)
+            continue
+        _run("submit", "--event", EVENT, "--user", sub.user, "--name", sub.name, _code(args, sub))
+
+
 def run(args: argparse.Namespace) -> int:
     """Set up (or resume) the demo, then serve it, or train everything and exit."""
     storage = Path(args.storage or os.environ.get("RAMP_STORAGE_DIR") or REPO / "var/demo")
@@ -187,8 +334,8 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"==> platform storage: {storage}", flush=True)
     _run("init")
-    names = DEMO_SUBMISSIONS if args.submissions is None else tuple(args.submissions)
-    pairs = tuple((USERS[i % len(USERS)], name) for i, name in enumerate(names))
+    plan = plan_of(None if args.submissions is None else tuple(args.submissions))
+    pairs = tuple((sub.user, sub.name) for sub in plan)
     users, events, submitted = _existing()
     if "admin" not in users:
         _run(
@@ -223,15 +370,16 @@ def run(args: argparse.Namespace) -> int:
             f"(--profile and --demo-size apply to a new event: use another --storage)",
             flush=True,
         )
-    for user, folder in pairs:
-        if (user, folder) in submitted:
-            print(f"==> {user}/{folder} already submitted", flush=True)
-            continue
-        _run("submit", "--event", EVENT, "--user", user, "--name", folder, _code(args, folder))
-
+    first = [sub for sub in plan if sub.improves is None]
+    later = [sub for sub in plan if sub.improves is not None]
+    _submit(args, first if args.until_idle else plan, submitted)
     if args.until_idle:
         _run("dispatch", "--until-idle")
+        if later:  # the participants saw the leaderboard: improvements come in now
+            _submit(args, later, submitted)
+            _run("dispatch", "--until-idle")
         _run("leaderboard", "--event", EVENT, "--format", "table")
+        print_story(plan)
         return 0
     print(
         f"\n==> open http://{args.host}:{args.port}/ — log in as admin or "
