@@ -36,49 +36,48 @@ DEMO_EPOCHS = {"small_resnet": 8, "heuritech_cnn": 5, "cnn_no_dropout": 5}
 @dataclass(frozen=True)
 class DemoSubmission:
     """One submission of the demo: ``user`` submits the folder ``submissions/<folder>`` as
-    ``name``, with the module constants ``variant`` changed (a participant's variant of it) and,
-    in the demo profile, the constants ``demo`` changed too (fewer epochs). A submission that
-    ``improves`` an earlier one of the same user is submitted once everything before it is
-    scored (with ``--until-idle``), as a participant does after seeing the leaderboard."""
+    ``name``, with the image preprocessor of ``submissions/<inputs>`` if given, the module
+    constants ``variant`` changed (a participant's variant of it) and, in the demo profile, the
+    constants ``demo`` changed too (fewer epochs). A submission that ``improves`` an earlier one
+    of the same user is submitted once everything before it is scored (with ``--until-idle``),
+    as a participant does after seeing the leaderboard."""
 
     user: str
     name: str
     folder: str
+    inputs: str | None = None
     variant: tuple[tuple[str, int | float], ...] = ()
     demo: tuple[tuple[str, int | float], ...] = ()
     improves: str | None = None
 
 
-#: the demo's event, in submission order: models on different inputs (hand-made colour
-#: features, the full picture, a centre crop, a wider crop) from several participants, so that
-#: the blend of them beats each one; then carol's slight improvement of her centre crop
-#: (trained longer), which makes her first version redundant in the hybrid model.
+def _crop_resnet(user: str, name: str, *, epochs: int, crop: float | None = None, **kw):
+    """small_resnet's network on centre_crop's inputs (the 2015 account: "the reference model
+    on pre-processed data"), optionally with another crop."""
+    variant = (("CROP_FRACTION", crop),) if crop is not None else ()
+    return DemoSubmission(
+        user,
+        name,
+        "small_resnet",
+        inputs="centre_crop",
+        variant=variant,
+        demo=(("N_EPOCHS", epochs),),
+        **kw,
+    )
+
+
+#: the demo's event, in submission order: models on different inputs (the starting kit's full
+#: picture, hand-made colour features, a centre crop, a wider crop, the full picture through
+#: a learned window) from several participants, so that the blend of them beats each one; then
+#: carol's slight improvement of her centre-crop network (trained longer), which makes her first
+#: version redundant in the hybrid model.
 DEMO_PLAN = (
     DemoSubmission("alice", "starting_kit", "starting_kit"),
     DemoSubmission("bob", "colour_features", "colour_features"),
-    DemoSubmission("carol", "centre_crop", "centre_crop", demo=(("N_EPOCHS", 5),)),
+    _crop_resnet("carol", "crop_resnet", epochs=6),
     DemoSubmission("dave", "small_resnet", "small_resnet", demo=(("N_EPOCHS", 8),)),
-    DemoSubmission(
-        "erin",
-        "wide_crop",
-        "centre_crop",
-        variant=(("CROP_FRACTION", 0.8125),),
-        demo=(("N_EPOCHS", 8),),
-    ),
-    DemoSubmission(
-        "frank",
-        "resnet_lr2e-3",
-        "small_resnet",
-        variant=(("LEARNING_RATE", 2e-3),),
-        demo=(("N_EPOCHS", 6),),
-    ),
-    DemoSubmission(
-        "carol",
-        "centre_crop_longer",
-        "centre_crop",
-        demo=(("N_EPOCHS", 12),),
-        improves="centre_crop",
-    ),
+    _crop_resnet("erin", "wide_crop_resnet", epochs=6, crop=0.8125),
+    _crop_resnet("carol", "crop_resnet_longer", epochs=10, improves="crop_resnet"),
 )
 
 
@@ -211,7 +210,10 @@ def _code(args: argparse.Namespace, sub: DemoSubmission) -> str:
         raise SystemExit(f"{src}: not a submission folder (see the folders of submissions/)")
     demo = dict(sub.demo) if args.profile == "demo" else {}
     constants = {**demo, **dict(sub.variant)}
-    if not constants:
+    files = {}
+    if sub.inputs is not None:
+        files["image_preprocessor.py"] = REPO / "submissions" / sub.inputs / "image_preprocessor.py"
+    if not constants and not files:
         return str(src)
     from ramp_server.kit.epochs import variant_copy
 
@@ -222,6 +224,7 @@ def _code(args: argparse.Namespace, sub: DemoSubmission) -> str:
         constants=constants,
         reason=f"{sub.user}'s variant",
         reasons={name: "demo profile" for name in demo},
+        files=files,
     )
     for name, (old, new) in changes.items():
         why = "demo profile" if name in demo else "variant"

@@ -70,6 +70,7 @@ def variant_copy(
     constants: dict[str, int | float],
     reason: str,
     reasons: dict[str, str] | None = None,
+    files: dict[str, str | Path] | None = None,
 ) -> dict[str, tuple[str, str]]:
     """Copy the submission folder ``src`` to ``dst`` with module-level constants set to other
     numbers (``{"N_EPOCHS": 10, "CROP_FRACTION": 0.8}``): a participant's variant of it.
@@ -77,7 +78,9 @@ def variant_copy(
     Each changed line keeps the old value in its comment (``# {reason}: … in the original``), so
     the code pages show what differs (``reasons`` gives some constants another reason). Returns ``{constant: (old text, new text)}``. A constant
     that no ``*.py`` file of ``src`` defines as a plain number is an error (ValueError naming it).
-    ``dst`` is replaced if it exists.
+    ``files`` replaces files of the copy by others before the constants are changed
+    (``{"image_preprocessor.py": "submissions/centre_crop/image_preprocessor.py"}``: another
+    submission's inputs). ``dst`` is replaced if it exists.
     """
     src, dst = Path(src), Path(dst)
     names = "|".join(map(re.escape, constants)) or "(?!)"
@@ -85,6 +88,8 @@ def variant_copy(
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("training_output", "__pycache__"))
+    for name, other in (files or {}).items():
+        shutil.copyfile(other, dst / name)
     changes: dict[str, tuple[str, str]] = {}
     for path in sorted(dst.glob("*.py")):
         text = path.read_text(encoding="utf-8")
