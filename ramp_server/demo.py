@@ -17,83 +17,17 @@ import os
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from ramp_server.cli import main as cli
+from ramp_server.demo_plan import DemoSubmission, plan_of, story_lines
 from ramp_server.kit.folder import REPO_ROOT as REPO
 from ramp_server.kit.folder import write_kit_folder
 
 EVENT = "spipoll"
-USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
 PASSWORD = "demo-password"
 #: images of the demo profile's stratified subset (train, test)
 DEMO_SIZE = (2400, 600)
-#: epochs of the slow CNNs in the demo profile (their code says so on its N_EPOCHS line)
-DEMO_EPOCHS = {"small_resnet": 8, "heuritech_cnn": 5, "cnn_no_dropout": 5}
-
-
-@dataclass(frozen=True)
-class DemoSubmission:
-    """One submission of the demo: ``user`` submits the folder ``submissions/<folder>`` as
-    ``name``, with the image preprocessor of ``submissions/<inputs>`` if given, the module
-    constants ``variant`` changed (a participant's variant of it) and, in the demo profile, the
-    constants ``demo`` changed too (fewer epochs). A submission that ``improves`` an earlier one
-    of the same user is submitted once everything before it is scored (with ``--until-idle``),
-    as a participant does after seeing the leaderboard."""
-
-    user: str
-    name: str
-    folder: str
-    inputs: str | None = None
-    variant: tuple[tuple[str, int | float], ...] = ()
-    demo: tuple[tuple[str, int | float], ...] = ()
-    improves: str | None = None
-
-
-def _crop_resnet(user: str, name: str, *, epochs: int, crop: float | None = None, **kw):
-    """small_resnet's network on centre_crop's inputs (the 2015 account: "the reference model
-    on pre-processed data"), optionally with another crop."""
-    variant = (("CROP_FRACTION", crop),) if crop is not None else ()
-    return DemoSubmission(
-        user,
-        name,
-        "small_resnet",
-        inputs="centre_crop",
-        variant=variant,
-        demo=(("N_EPOCHS", epochs),),
-        **kw,
-    )
-
-
-#: the demo's event, in submission order: models on different inputs (the starting kit's full
-#: picture, hand-made colour features, a centre crop, a wider crop, the full picture through
-#: a learned window) from several participants, so that the blend of them beats each one; then
-#: carol's slight improvement of her centre-crop network (trained longer), which makes her first
-#: version redundant in the hybrid model.
-DEMO_PLAN = (
-    DemoSubmission("alice", "starting_kit", "starting_kit"),
-    DemoSubmission("bob", "colour_features", "colour_features"),
-    _crop_resnet("carol", "crop_resnet", epochs=6),
-    DemoSubmission("dave", "small_resnet", "small_resnet", demo=(("N_EPOCHS", 8),)),
-    _crop_resnet("erin", "wide_crop_resnet", epochs=6, crop=0.8125),
-    _crop_resnet("carol", "crop_resnet_longer", epochs=10, improves="crop_resnet"),
-)
-
-
-def plan_of(folders: tuple[str, ...] | None) -> tuple[DemoSubmission, ...]:
-    """The demo's plan, or one reference submission per folder, by USERS[0], USERS[1]..."""
-    if folders is None:
-        return DEMO_PLAN
-    return tuple(
-        DemoSubmission(
-            USERS[i % len(USERS)],
-            folder,
-            folder,
-            demo=(("N_EPOCHS", DEMO_EPOCHS[folder]),) if folder in DEMO_EPOCHS else (),
-        )
-        for i, folder in enumerate(folders)
-    )
 
 
 def _run(*argv: str, allow_fail: bool = False) -> int:
@@ -156,7 +90,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folders of submissions/ to submit, by alice, bob, … in turn (default: the demo's "
         "plan of seven submissions by six participants, see DEMO_PLAN in ramp_server/demo.py)",
     )
-    p.add_argument("--workers", type=_positive, default=None, help="local Dask worker processes")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="local Dask worker processes, each training one fold on one core (default: "
+        "$RAMP_LOCAL_WORKERS, else 2, or 1 on a one-core machine)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to serve on")
     p.add_argument("--port", type=int, default=8000, help="port to serve on")
     p.add_argument(
@@ -195,10 +135,11 @@ def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
     print(f"==> demo profile: stratified subset of {n_train} + {n_test} images", flush=True)
     summary = write_subset(data, kit / "data", n_train=n_train, n_test=n_test)
     return kit, (
-        f"**Demo profile**: this event uses {summary.describe()}, and the demo submits the "
-        "slowest reference CNNs with fewer epochs (see `N_EPOCHS` in their code), so that "
-        "the demo trains and blends in minutes on a laptop; scores are lower than on the "
-        "full data. Run `scripts/demo --profile full` for the real thing."
+        f"**Demo profile**: this event uses {summary.describe()}, and the demo's "
+        "participants submit the reference models and variants of them with fewer epochs "
+        "(the changed lines say so in their code), so that the demo trains and blends in "
+        "minutes on a laptop; scores are lower than on the full data. Run "
+        "`scripts/demo --profile full` for the real thing."
     )
 
 
@@ -251,55 +192,6 @@ def _existing() -> tuple[set[str], set[str], set[tuple[str, str]]]:
     return users, set(events), subs
 
 
-def _pct(share: float | None) -> str:
-    return "—" if share is None else f"{100 * share:.0f} %"
-
-
-def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
-def story_lines(story) -> list[str]:
-    """The demo's last lines: the hybrid model against the best single submission, each
-    submission's share of the hybrid, and the improved submission's predecessor's share before
-    and after its successor (a :class:`ramp_server.services.story.Story`)."""
-    if story.blend_id is None:
-        return ["==> the RAMP story: nothing was blended (no submission scored)"]
-    name = story.score_name
-    lines = [
-        f"==> the RAMP story (from the database, blend {story.blend_id}; {name} on the test set, "
-        "validation in brackets)",
-        f"    hybrid model of {len(story.shares)} submissions: {_score(story.hybrid_test)} "
-        f"({_score(story.hybrid_valid)})",
-    ]
-    best = story.best
-    if best is not None:
-        lines.append(
-            f"    best single submission, {best.user}/{best.submission}: {_score(best.test)} "
-            f"({_score(best.valid)})"
-        )
-        if story.hybrid_test is not None and best.test is not None:
-            gap = story.hybrid_test - best.test
-            verdict = "above" if gap > 0 else "not above"
-            lines.append(f"    the hybrid model is {verdict} the best single one: {gap:+.3f}")
-    nonzero = sum(1 for s in story.shares if s.contributivity > 0)
-    lines.append(f"    contributivity ({nonzero} of {len(story.shares)} submissions credited):")
-    width = max(len(f"{s.user}/{s.submission}") for s in story.shares)
-    for s in story.shares:
-        label = f"{s.user}/{s.submission}"
-        lines.append(
-            f"      {label:<{width}}  {_pct(s.contributivity):>5}  "
-            f"{name} {_score(s.test)} ({_score(s.valid)})"
-        )
-    imp = story.improvement
-    if imp is not None:
-        lines.append(
-            f"    {imp.user}/{imp.predecessor}: {_pct(imp.before)} of the hybrid before its "
-            f"improvement {imp.user}/{imp.successor} was scored, {_pct(imp.after)} after"
-        )
-    return lines
-
-
 def print_story(plan: tuple[DemoSubmission, ...]) -> None:
     """Print :func:`story_lines` of the demo event, read through the services."""
     from ramp_server.config import load_settings
@@ -333,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ["RAMP_STORAGE_DIR"] = str(storage)
     if args.workers:
         os.environ["RAMP_LOCAL_WORKERS"] = str(args.workers)
+    elif not os.environ.get("RAMP_LOCAL_WORKERS"):  # both cores of a laptop train folds
+        os.environ["RAMP_LOCAL_WORKERS"] = str(min(2, os.cpu_count() or 1))
     _ensure_data(args.data, args.n)
 
     print(f"==> platform storage: {storage}", flush=True)
