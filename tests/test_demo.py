@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,16 @@ STORY_LINE = {
 }
 
 
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _one(line: str, story: str) -> tuple[str, ...]:
+    found = STORY_LINE[line].findall(story)
+    assert len(found) == 1, f"{line} line: {found}; story:\n{story}"
+    return found[0]
+
+
 def _from_database(storage: Path) -> dict:
     """What the story must say, read with plain SQL (not through the services it tests)."""
     from ramp_server.config import Settings
@@ -201,17 +212,22 @@ def _from_database(storage: Path) -> dict:
         with factory() as session:
             blend = session.scalars(select(Blend).order_by(Blend.id.desc())).first()
             subs = {
-                (user, name): (sid, share, submitted)
-                for sid, user, name, share, submitted in session.execute(
+                (user, name): (sid, share, submitted, _utc(scored))
+                for sid, user, name, share, submitted, scored in session.execute(
                     select(
                         Submission.id,
                         User.name,
                         Submission.name,
                         Submission.contributivity,
                         Submission.submitted_at,
+                        Submission.finished_at,
                     ).join(User, User.id == Submission.user_id)
                 )
             }
+            blends = [
+                (bid, _utc(datetime.fromisoformat(details["started_at"])))
+                for bid, details in session.execute(select(Blend.id, Blend.details))
+            ]
             bagged = {
                 (sid, split.value): value
                 for sid, split, value in session.execute(
@@ -235,6 +251,7 @@ def _from_database(storage: Path) -> dict:
         "subs": subs,
         "bagged": bagged,
         "shares": shares,
+        "blends": blends,
     }
 
 
@@ -259,12 +276,12 @@ def test_demo_tells_the_ramp_story_with_the_numbers_of_the_database(demo_data, t
     blend, subs, bagged = db["blend"], db["subs"], db["bagged"]
     assert f"blend {blend.id};" in story.splitlines()[0]
 
-    ((n, hybrid_test, hybrid_valid),) = STORY_LINE["hybrid"].findall(story)
+    (n, hybrid_test, hybrid_valid) = _one("hybrid", story)
     assert int(n) == len(DEMO_PLAN) == len(subs)
     assert float(hybrid_test) == round(blend.combined_test, 3)
     assert float(hybrid_valid) == round(blend.combined_valid, 3)
 
-    ((user, name, best_test, best_valid),) = STORY_LINE["best"].findall(story)
+    (user, name, best_test, best_valid) = _one("best", story)
     best_id = subs[(user, name)][0]
     assert best_id == blend.details["best_single"]["submission_id"]
     assert bagged[(best_id, "valid")] == max(
@@ -272,7 +289,7 @@ def test_demo_tells_the_ramp_story_with_the_numbers_of_the_database(demo_data, t
     )
     assert float(best_test) == round(bagged[(best_id, "test")], 3)
     assert float(best_valid) == round(bagged[(best_id, "valid")], 3)
-    ((verdict, gap),) = STORY_LINE["verdict"].findall(story)
+    (verdict, gap) = _one("verdict", story)
     assert float(gap) == round(float(hybrid_test) - float(best_test), 3)
     assert (verdict == "above") == (float(gap) > 0)
 
@@ -281,24 +298,24 @@ def test_demo_tells_the_ramp_story_with_the_numbers_of_the_database(demo_data, t
     }
     assert set(printed) == set(subs) == {(s.user, s.name) for s in DEMO_PLAN}
     for key, (pct, test, valid) in printed.items():
-        sid, share, _ = subs[key]
+        sid, share, *_ = subs[key]
         assert pct == round(100 * share)
         assert (test, valid) == (round(bagged[(sid, "test")], 3), round(bagged[(sid, "valid")], 3))
-    assert sum(share for _, share, _ in subs.values()) == pytest.approx(1.0)
+    assert sum(share for _, share, *_ in subs.values()) == pytest.approx(1.0)
     order = [pct for pct, *_ in printed.values()]
     assert order == sorted(order, reverse=True), "the largest share first"
 
-    ((user, old, before, user2, new, after),) = STORY_LINE["improvement"].findall(story)
+    (user, old, before, user2, new, after) = _one("improvement", story)
     assert (user, old, user2, new) == (
         successor.user,
         successor.improves,
         successor.user,
         successor.name,
     )
-    old_id, new_id = subs[(user, old)][0], subs[(user, new)][0]
-    first_with_new = min(b for b, s in db["shares"] if s == new_id)
-    before_new = max(b for b, s in db["shares"] if s == old_id and b < first_with_new)
-    assert int(before) == round(100 * db["shares"][(before_new, old_id)])
+    old_id = subs[(user, old)][0]
+    new_scored = subs[(user, new)][3]
+    before_new = max(b for b, started in db["blends"] if started < new_scored)
+    assert int(before) == round(100 * db["shares"].get((before_new, old_id), 0.0))
     assert int(after) == round(100 * subs[(user, old)][1])
 
 

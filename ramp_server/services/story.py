@@ -6,13 +6,14 @@ predecessor's share. Everything is read from the latest blend and the blend hist
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ramp_server.db.models import Submission, User
+from ramp_server.db.models import Blend, BlendContribution, Submission, User
 from ramp_server.services import NotFound
-from ramp_server.services.blends import contributivity_history, latest_blend
+from ramp_server.services.blends import latest_blend
 from ramp_server.services.results import bagged_scores_of
 
 
@@ -29,8 +30,8 @@ class Share:
 
 @dataclass(frozen=True)
 class Improvement:
-    """A predecessor's share of the hybrid in the last blend before its successor was blended
-    (``before``; None if the successor was blended first) and in the latest blend (``after``)."""
+    """A predecessor's share of the hybrid in the last blend that started before its successor
+    was scored (``before``; None if there was none) and in the latest blend (``after``)."""
 
     user: str
     predecessor: str
@@ -63,23 +64,43 @@ def _submission(session: Session, *, event_id: int, user: str, name: str) -> Sub
     return found
 
 
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _improvement(
     session: Session, *, event_id: int, user: str, predecessor: str, successor: str
 ) -> Improvement | None:
     old = _submission(session, event_id=event_id, user=user, name=predecessor)
     new = _submission(session, event_id=event_id, user=user, name=successor)
-    old_points = contributivity_history(session, submission=old)
-    new_points = contributivity_history(session, submission=new)
-    if not old_points or not new_points:
-        return None
-    first_with_new = new_points[0]["blend_id"]
-    earlier = [p for p in old_points if p["blend_id"] < first_with_new]
+    if new.finished_at is None or old.contributivity is None:
+        return None  # the successor is not scored yet, or the predecessor never blended
+    # the last blend that started before the successor was scored (zero shares have no row)
+    earlier = [
+        bid
+        for bid, details in session.execute(
+            select(Blend.id, Blend.details)
+            .where(Blend.event_id == event_id)
+            .order_by(Blend.computed_at, Blend.id)
+        )
+        if "started_at" in (details or {})
+        and _utc(datetime.fromisoformat(details["started_at"])) < _utc(new.finished_at)
+    ]
+    before = None
+    if earlier:
+        share = session.scalar(
+            select(BlendContribution.contributivity).where(
+                BlendContribution.blend_id == earlier[-1],
+                BlendContribution.submission_id == old.id,
+            )
+        )
+        before = float(share or 0.0)
     return Improvement(
         user=user,
         predecessor=predecessor,
         successor=successor,
-        before=earlier[-1]["contributivity"] if earlier else None,
-        after=old_points[-1]["contributivity"],
+        before=before,
+        after=float(old.contributivity),
     )
 
 
