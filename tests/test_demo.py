@@ -290,7 +290,7 @@ def test_demo_tells_the_ramp_story_with_the_numbers_of_the_database(demo_data, t
     assert float(best_test) == round(bagged[(best_id, "test")], 3)
     assert float(best_valid) == round(bagged[(best_id, "valid")], 3)
     (verdict, gap) = _one("verdict", story)
-    assert float(gap) == round(float(hybrid_test) - float(best_test), 3)
+    assert float(gap) == round(blend.combined_test - bagged[(best_id, "test")], 3)
     assert (verdict == "above") == (float(gap) > 0)
 
     printed = {

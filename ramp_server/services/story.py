@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ramp_server.db.models import Blend, BlendContribution, Submission, User
-from ramp_server.services import NotFound
 from ramp_server.services.blends import latest_blend
 from ramp_server.services.results import bagged_scores_of
 
@@ -53,15 +52,12 @@ class Story:
     improvement: Improvement | None = None
 
 
-def _submission(session: Session, *, event_id: int, user: str, name: str) -> Submission:
-    found = session.scalar(
+def _submission(session: Session, *, event_id: int, user: str, name: str) -> Submission | None:
+    return session.scalar(
         select(Submission)
         .join(User, User.id == Submission.user_id)
         .where(Submission.event_id == event_id, User.name == user, Submission.name == name)
     )
-    if found is None:
-        raise NotFound(f"no submission {name!r} of user {user!r} in this event")
-    return found
 
 
 def _utc(at: datetime) -> datetime:
@@ -73,8 +69,8 @@ def _improvement(
 ) -> Improvement | None:
     old = _submission(session, event_id=event_id, user=user, name=predecessor)
     new = _submission(session, event_id=event_id, user=user, name=successor)
-    if new.finished_at is None or old.contributivity is None:
-        return None  # the successor is not scored yet, or the predecessor never blended
+    if old is None or new is None or new.finished_at is None or old.contributivity is None:
+        return None  # not both submitted, the successor not scored, the predecessor not blended
     # the last blend that started before the successor was scored (zero shares have no row)
     earlier = [
         bid
@@ -111,7 +107,8 @@ def event_story(
     improvement: tuple[str, str, str] | None = None,
 ) -> Story:
     """The story of the event's latest blend; ``improvement`` = (user, predecessor name,
-    successor name) adds the predecessor's share before and after its successor arrived."""
+    successor name) adds the predecessor's share before and after its successor was scored
+    (left out while either is missing or not blended yet)."""
     blend = latest_blend(session, event_id=event_id)
     if blend is None or blend.combined_valid is None:
         return Story(None, None, None, None, None)
