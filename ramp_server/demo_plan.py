@@ -49,18 +49,24 @@ def _crop_resnet(user: str, name: str, *, epochs: int, crop: float | None = None
     )
 
 
-#: the demo's event, in submission order: models on different inputs (the starting kit's full
-#: picture, hand-made colour features, a centre crop, a wider crop, the full picture through
-#: a learned window) from several participants, so that the blend of them beats each one; then
-#: carol's slight improvement of her centre-crop network (trained longer), which makes her first
-#: version redundant in the hybrid model.
+#: the demo's event, in submission order: models on different inputs (the starting kit's
+#: full picture, hand-made colour features, a centre crop, the full picture through a learned
+#: window) from several participants, so that the blend of them beats each one; then carol's
+#: slight improvement of her centre-crop network (trained longer), which makes her first
+#: version nearly redundant in the hybrid model.
 DEMO_PLAN = (
     DemoSubmission("alice", "starting_kit", "starting_kit"),
     DemoSubmission("bob", "colour_features", "colour_features"),
-    _crop_resnet("carol", "crop_resnet", epochs=6),
-    DemoSubmission("dave", "small_resnet", "small_resnet", demo=(("N_EPOCHS", 8),)),
-    _crop_resnet("erin", "wide_crop_resnet", epochs=6, crop=0.8125),
-    _crop_resnet("carol", "crop_resnet_longer", epochs=10, improves="crop_resnet"),
+    DemoSubmission("carol", "centre_crop", "centre_crop", demo=(("N_EPOCHS", 4),)),
+    DemoSubmission("dave", "small_resnet", "small_resnet", demo=(("N_EPOCHS", 5),)),
+    _crop_resnet("erin", "crop_resnet", epochs=5),
+    DemoSubmission(
+        "carol",
+        "centre_crop_longer",
+        "centre_crop",
+        demo=(("N_EPOCHS", 8),),
+        improves="centre_crop",
+    ),
 )
 
 
