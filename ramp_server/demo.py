@@ -88,7 +88,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         nargs="*",
         default=None,
         help="folders of submissions/ to submit, by alice, bob, … in turn (default: the demo's "
-        "plan of seven submissions by six participants, see DEMO_PLAN in ramp_server/demo.py)",
+        "plan, DEMO_PLAN in ramp_server/demo_plan.py)",
     )
     p.add_argument(
         "--workers",
