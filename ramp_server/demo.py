@@ -20,18 +20,14 @@ import sys
 from pathlib import Path
 
 from ramp_server.cli import main as cli
+from ramp_server.demo_plan import DemoSubmission, plan_of, story_lines
 from ramp_server.kit.folder import REPO_ROOT as REPO
 from ramp_server.kit.folder import write_kit_folder
 
 EVENT = "spipoll"
-#: reference submissions the demo submits by default, in this order by USERS[0], USERS[1]...
-DEMO_SUBMISSIONS = ("starting_kit", "colour_features", "centre_crop", "small_resnet")
-USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
 PASSWORD = "demo-password"
 #: images of the demo profile's stratified subset (train, test)
-DEMO_SIZE = (2400, 600)
-#: epochs of the slow CNNs in the demo profile (their code says so on its N_EPOCHS line)
-DEMO_EPOCHS = {"small_resnet": 8, "heuritech_cnn": 5, "cnn_no_dropout": 5}
+DEMO_SIZE = (6000, 1500)
 
 
 def _run(*argv: str, allow_fail: bool = False) -> int:
@@ -91,9 +87,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--submissions",
         nargs="*",
         default=None,
-        help="folders of submissions/ to submit (default: " + " ".join(DEMO_SUBMISSIONS) + ")",
+        help="folders of submissions/ to submit, by alice, bob, … in turn (default: the demo's "
+        "plan, DEMO_PLAN in ramp_server/demo_plan.py)",
     )
-    p.add_argument("--workers", type=_positive, default=None, help="local Dask worker processes")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="local Dask worker processes, each training one fold on one core (default: "
+        "$RAMP_LOCAL_WORKERS, else 2, or 1 on a one-core machine)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to serve on")
     p.add_argument("--port", type=int, default=8000, help="port to serve on")
     p.add_argument(
@@ -132,26 +135,41 @@ def _kit(args: argparse.Namespace, storage: Path) -> tuple[Path, str]:
     print(f"==> demo profile: stratified subset of {n_train} + {n_test} images", flush=True)
     summary = write_subset(data, kit / "data", n_train=n_train, n_test=n_test)
     return kit, (
-        f"**Demo profile**: this event uses {summary.describe()}, and the demo submits the "
-        "slowest reference CNNs with fewer epochs (see `N_EPOCHS` in their code), so that "
-        "the demo trains and blends in minutes on a laptop; scores are lower than on the "
-        "full data. Run `scripts/demo --profile full` for the real thing."
+        f"**Demo profile**: this event uses {summary.describe()}, and the demo's "
+        "participants submit the reference models and variants of them with fewer epochs "
+        "(the changed lines say so in their code), so that the demo trains and blends in "
+        "minutes on a laptop; scores are lower than on the full data. Run "
+        "`scripts/demo --profile full` for the real thing."
     )
 
 
-def _code(args: argparse.Namespace, folder: str) -> str:
-    """The folder to submit: the reference code, with fewer epochs in the demo profile."""
-    src = REPO / "submissions" / folder
+def _code(args: argparse.Namespace, sub: DemoSubmission) -> str:
+    """The folder to submit: the reference code, or the demo's copy of it with the
+    submission's variant and, in the demo profile, its fewer epochs."""
+    src = REPO / "submissions" / sub.folder
     if not (src / "batch_classifier.py").is_file():
         raise SystemExit(f"{src}: not a submission folder (see the folders of submissions/)")
-    if args.profile == "full" or folder not in DEMO_EPOCHS:
+    demo = dict(sub.demo) if args.profile == "demo" else {}
+    constants = {**demo, **dict(sub.variant)}
+    files = {}
+    if sub.inputs is not None:
+        files["image_preprocessor.py"] = REPO / "submissions" / sub.inputs / "image_preprocessor.py"
+    if not constants and not files:
         return str(src)
-    from ramp_server.kit.epochs import scaled_copy
+    from ramp_server.kit.epochs import variant_copy
 
-    dst = args.storage / "kit" / "demo_submissions" / folder
-    changes = scaled_copy(src, dst, epochs=DEMO_EPOCHS[folder], reason="demo profile")
+    dst = args.storage / "kit" / "demo_submissions" / sub.user / sub.name
+    changes = variant_copy(
+        src,
+        dst,
+        constants=constants,
+        reason=f"{sub.user}'s variant",
+        reasons={name: "demo profile" for name in demo},
+        files=files,
+    )
     for name, (old, new) in changes.items():
-        print(f"==> {folder}: demo profile trains {name} = {new} instead of {old}", flush=True)
+        why = "demo profile" if name in demo else "variant"
+        print(f"==> {sub.user}/{sub.name} ({why}): {name} = {new} instead of {old}", flush=True)
     return str(dst)
 
 
@@ -174,6 +192,30 @@ def _existing() -> tuple[set[str], set[str], set[tuple[str, str]]]:
     return users, set(events), subs
 
 
+def print_story(plan: tuple[DemoSubmission, ...]) -> None:
+    """Print :func:`story_lines` of the demo event, read through the services."""
+    from ramp_server.config import load_settings
+    from ramp_server.db.engine import open_database
+    from ramp_server.services.events import get_event
+    from ramp_server.services.story import event_story
+
+    improvement = next(((s.user, s.improves, s.name) for s in plan if s.improves), None)
+    with open_database(load_settings(None)) as factory, factory() as session:
+        event = get_event(session, name=EVENT)
+        story = event_story(session, event_id=event.id, improvement=improvement)
+    print("\n".join(story_lines(story)), flush=True)
+
+
+def _submit(
+    args: argparse.Namespace, subs: list[DemoSubmission], submitted: set[tuple[str, str]]
+) -> None:
+    for sub in subs:
+        if (sub.user, sub.name) in submitted:
+            print(f"==> {sub.user}/{sub.name} already submitted", flush=True)
+            continue
+        _run("submit", "--event", EVENT, "--user", sub.user, "--name", sub.name, _code(args, sub))
+
+
 def run(args: argparse.Namespace) -> int:
     """Set up (or resume) the demo, then serve it, or train everything and exit."""
     storage = Path(args.storage or os.environ.get("RAMP_STORAGE_DIR") or REPO / "var/demo")
@@ -183,12 +225,14 @@ def run(args: argparse.Namespace) -> int:
     os.environ["RAMP_STORAGE_DIR"] = str(storage)
     if args.workers:
         os.environ["RAMP_LOCAL_WORKERS"] = str(args.workers)
+    elif not os.environ.get("RAMP_LOCAL_WORKERS"):  # both cores of a laptop train folds
+        os.environ["RAMP_LOCAL_WORKERS"] = str(min(2, os.cpu_count() or 1))
     _ensure_data(args.data, args.n)
 
     print(f"==> platform storage: {storage}", flush=True)
     _run("init")
-    names = DEMO_SUBMISSIONS if args.submissions is None else tuple(args.submissions)
-    pairs = tuple((USERS[i % len(USERS)], name) for i, name in enumerate(names))
+    plan = plan_of(None if args.submissions is None else tuple(args.submissions))
+    pairs = tuple((sub.user, sub.name) for sub in plan)
     users, events, submitted = _existing()
     if "admin" not in users:
         _run(
@@ -223,15 +267,16 @@ def run(args: argparse.Namespace) -> int:
             f"(--profile and --demo-size apply to a new event: use another --storage)",
             flush=True,
         )
-    for user, folder in pairs:
-        if (user, folder) in submitted:
-            print(f"==> {user}/{folder} already submitted", flush=True)
-            continue
-        _run("submit", "--event", EVENT, "--user", user, "--name", folder, _code(args, folder))
-
+    first = [sub for sub in plan if sub.improves is None]
+    later = [sub for sub in plan if sub.improves is not None]
+    _submit(args, first if args.until_idle else plan, submitted)
     if args.until_idle:
         _run("dispatch", "--until-idle")
+        if later:  # the participants saw the leaderboard: improvements come in now
+            _submit(args, later, submitted)
+            _run("dispatch", "--until-idle")
         _run("leaderboard", "--event", EVENT, "--format", "table")
+        print_story(plan)
         return 0
     print(
         f"\n==> open http://{args.host}:{args.port}/ — log in as admin or "

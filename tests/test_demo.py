@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,14 @@ def _no_leftover_demo():
             proc.wait()
 
 
-def _demo(storage: Path, data: Path, *extra: str) -> subprocess.Popen:
+def _demo(
+    storage: Path, data: Path, *extra: str, submissions: tuple[str, ...] | None = SUBMISSIONS
+) -> subprocess.Popen:
+    """The demo on a subset of the tiny kit; ``submissions=None``: the demo's own plan."""
     argv = [sys.executable, "-m", "ramp_server.demo", "--storage", str(storage)]
     argv += ["--data", str(data), "--demo-size", "150", "60", "--workers", "1"]
-    argv += ["--submissions", *SUBMISSIONS, *extra]
+    argv += ["--submissions", *submissions] if submissions is not None else []
+    argv += extra
     proc = subprocess.Popen(
         argv,
         cwd=REPO_ROOT,
@@ -168,6 +173,150 @@ def test_demo_resumes_after_ctrl_c_without_losing_or_duplicating_submissions(dem
     # the leaderboard printed at the end lists both, with their contributivity
     board = out[out.rindex("ramp-server leaderboard") :]
     assert "starting_kit" in board and "colour_features" in board and "contributivity" in board
+
+
+STORY_LINE = {
+    "hybrid": re.compile(r"^    hybrid model of (\d+) submissions: ([\d.]+) \(([\d.]+)\)$", re.M),
+    "best": re.compile(
+        r"^    best single submission, (\w+)/([\w.-]+): ([\d.]+) \(([\d.]+)\)$", re.M
+    ),
+    "verdict": re.compile(
+        r"^    the hybrid model is (above|not above) the best single one: ([+-][\d.]+)$", re.M
+    ),
+    "share": re.compile(r"^      (\w+)/([\w.-]+) +(\d+) %  acc ([\d.]+) \(([\d.]+)\)$", re.M),
+    "improvement": re.compile(
+        r"^    (\w+)/([\w.-]+): (\d+) % of the hybrid before its improvement "
+        r"(\w+)/([\w.-]+) was scored, (\d+) % after$",
+        re.M,
+    ),
+}
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _one(line: str, story: str) -> tuple[str, ...]:
+    found = STORY_LINE[line].findall(story)
+    assert len(found) == 1, f"{line} line: {found}; story:\n{story}"
+    return found[0]
+
+
+def _from_database(storage: Path) -> dict:
+    """What the story must say, read with plain SQL (not through the services it tests)."""
+    from ramp_server.config import Settings
+    from ramp_server.db.engine import open_database
+    from ramp_server.db.models import Blend, BlendContribution, Score, Submission, User
+
+    with open_database(Settings(storage_dir=storage, database_url=None)) as factory:
+        with factory() as session:
+            blend = session.scalars(select(Blend).order_by(Blend.id.desc())).first()
+            subs = {
+                (user, name): (sid, share, submitted, _utc(scored))
+                for sid, user, name, share, submitted, scored in session.execute(
+                    select(
+                        Submission.id,
+                        User.name,
+                        Submission.name,
+                        Submission.contributivity,
+                        Submission.submitted_at,
+                        Submission.finished_at,
+                    ).join(User, User.id == Submission.user_id)
+                )
+            }
+            blends = [
+                (bid, _utc(datetime.fromisoformat(details["started_at"])))
+                for bid, details in session.execute(select(Blend.id, Blend.details))
+            ]
+            bagged = {
+                (sid, split.value): value
+                for sid, split, value in session.execute(
+                    select(Score.submission_id, Score.split, Score.value).where(
+                        Score.fold.is_(None), Score.score_name == "acc"
+                    )
+                )
+            }
+            shares = {
+                (bid, sid): c
+                for bid, sid, c in session.execute(
+                    select(
+                        BlendContribution.blend_id,
+                        BlendContribution.submission_id,
+                        BlendContribution.contributivity,
+                    )
+                )
+            }
+    return {
+        "blend": blend,
+        "subs": subs,
+        "bagged": bagged,
+        "shares": shares,
+        "blends": blends,
+    }
+
+
+def test_demo_tells_the_ramp_story_with_the_numbers_of_the_database(demo_data, tmp_path):
+    from ramp_server.demo_plan import DEMO_PLAN
+
+    storage = tmp_path / "storage"
+    proc = _demo(storage, demo_data, "--until-idle", "--workers", "2", submissions=None)
+    out, _ = proc.communicate(timeout=1500)
+    assert proc.returncode == 0, out[-4000:]
+    assert "Traceback" not in out, out[-3000:]
+    later = [s for s in DEMO_PLAN if s.improves]
+    assert len(later) == 1 and len(DEMO_PLAN) >= 5
+    successor = later[0]
+    # the improvement is submitted once the first round is trained and blended
+    first_dispatch = out.index("$ ramp-server dispatch --until-idle")
+    submit_later = out.index(f"--name {successor.name} ")
+    assert first_dispatch < submit_later < out.rindex("$ ramp-server dispatch --until-idle")
+
+    story = out[out.rindex("==> the RAMP story") :]
+    db = _from_database(storage)
+    blend, subs, bagged = db["blend"], db["subs"], db["bagged"]
+    assert f"blend {blend.id};" in story.splitlines()[0]
+
+    (n, hybrid_test, hybrid_valid) = _one("hybrid", story)
+    assert int(n) == len(DEMO_PLAN) == len(subs)
+    assert float(hybrid_test) == round(blend.combined_test, 3)
+    assert float(hybrid_valid) == round(blend.combined_valid, 3)
+
+    (user, name, best_test, best_valid) = _one("best", story)
+    best_id = subs[(user, name)][0]
+    assert best_id == blend.details["best_single"]["submission_id"]
+    assert bagged[(best_id, "valid")] == max(
+        v for (_, split), v in bagged.items() if split == "valid"
+    )
+    assert float(best_test) == round(bagged[(best_id, "test")], 3)
+    assert float(best_valid) == round(bagged[(best_id, "valid")], 3)
+    (verdict, gap) = _one("verdict", story)
+    assert float(gap) == round(blend.combined_test - bagged[(best_id, "test")], 3)
+    assert (verdict == "above") == (float(gap) > 0)
+
+    printed = {
+        (u, s): (int(p), float(t), float(v)) for u, s, p, t, v in STORY_LINE["share"].findall(story)
+    }
+    assert set(printed) == set(subs) == {(s.user, s.name) for s in DEMO_PLAN}
+    for key, (pct, test, valid) in printed.items():
+        sid, share, *_ = subs[key]
+        assert pct == round(100 * share)
+        assert (test, valid) == (round(bagged[(sid, "test")], 3), round(bagged[(sid, "valid")], 3))
+    assert sum(share for _, share, *_ in subs.values()) == pytest.approx(1.0)
+    order = [pct for pct, *_ in printed.values()]
+    assert order == sorted(order, reverse=True), "the largest share first"
+
+    (user, old, before, user2, new, after) = _one("improvement", story)
+    assert (user, old, user2, new) == (
+        successor.user,
+        successor.improves,
+        successor.user,
+        successor.name,
+    )
+    old_id = subs[(user, old)][0]
+    new_scored = subs[(user, new)][3]
+    before_new = max(b for b, started in db["blends"] if started < new_scored)
+    assert int(before) == round(100 * db["shares"].get((before_new, old_id), 0.0))
+    assert int(after) == round(100 * subs[(user, old)][1])
 
 
 def test_demo_serves_the_site_and_stops_cleanly_on_ctrl_c(demo_data, tmp_path):

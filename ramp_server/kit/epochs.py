@@ -61,3 +61,52 @@ def scaled_copy(
 
         path.write_text(_PATTERN.sub(repl, text), encoding="utf-8")
     return changes
+
+
+def variant_copy(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    constants: dict[str, int | float],
+    reason: str,
+    reasons: dict[str, str] | None = None,
+    files: dict[str, str | Path] | None = None,
+) -> dict[str, tuple[str, str]]:
+    """Copy the submission folder ``src`` to ``dst`` with module-level constants set to other
+    numbers (``{"N_EPOCHS": 10, "CROP_FRACTION": 0.8}``): a participant's variant of it.
+
+    Each changed line keeps the old value in its comment (``# {reason}: … in the original``), so
+    the code pages show what differs (``reasons`` gives some constants another reason). Returns ``{constant: (old text, new text)}``. A constant
+    that no ``*.py`` file of ``src`` defines as a plain number is an error (ValueError naming it).
+    ``files`` replaces files of the copy by others before the constants are changed
+    (``{"image_preprocessor.py": "submissions/centre_crop/image_preprocessor.py"}``: another
+    submission's inputs). ``dst`` is replaced if it exists.
+    """
+    src, dst = Path(src), Path(dst)
+    names = "|".join(map(re.escape, constants)) or "(?!)"
+    pattern = re.compile(rf"^({names})\s*=\s*([-+.\w]+)[^\n]*$", re.M)
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("training_output", "__pycache__"))
+    for name, other in (files or {}).items():
+        shutil.copyfile(other, dst / name)
+    changes: dict[str, tuple[str, str]] = {}
+    for path in sorted(dst.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+
+        def repl(match: re.Match) -> str:
+            name, old = match.group(1), match.group(2)
+            new = repr(constants[name])
+            changes[name] = (old, new)
+            why = (reasons or {}).get(name, reason)
+            return f"{name} = {new}  # {why}: {old} in the original submission"
+
+        path.write_text(pattern.sub(repl, text), encoding="utf-8")
+    missing = sorted(set(constants) - set(changes))
+    if missing:
+        shutil.rmtree(dst)
+        raise ValueError(
+            f"{src}: no module-level numeric constant {', '.join(missing)} to change "
+            "(a variant changes only lines like `NAME = 12`)"
+        )
+    return changes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ramp_server.kit.contract import check_static
-from ramp_server.kit.epochs import scaled_copy
+from ramp_server.kit.epochs import scaled_copy, variant_copy
 
 from ramp_test_plugin import REPO_ROOT
 
@@ -49,3 +49,33 @@ def test_scaled_copy_sets_a_number_of_epochs_never_above_the_original(tmp_path):
     assert scaled_copy(SUBMISSIONS / "starting_kit", tmp_path / "s", epochs=8) == {}
     with pytest.raises(ValueError, match="either scale or epochs"):
         scaled_copy(SUBMISSIONS / "starting_kit", tmp_path / "s", scale=0.5, epochs=3)
+
+
+def test_variant_copy_takes_another_submissions_inputs_and_changes_constants(tmp_path):
+    dst = tmp_path / "crop_resnet"
+    changes = variant_copy(
+        SUBMISSIONS / "small_resnet",
+        dst,
+        constants={"N_EPOCHS": 6, "CROP_FRACTION": 0.8125},
+        reason="erin's variant",
+        reasons={"N_EPOCHS": "demo profile"},
+        files={"image_preprocessor.py": SUBMISSIONS / "centre_crop" / "image_preprocessor.py"},
+    )
+    assert changes == {"N_EPOCHS": ("30", "6"), "CROP_FRACTION": ("0.625", "0.8125")}
+    classifier = (dst / "batch_classifier.py").read_text()
+    assert "N_EPOCHS = 6  # demo profile: 30 in the original submission\n" in classifier
+    preprocessor = (dst / "image_preprocessor.py").read_text()
+    original = (SUBMISSIONS / "centre_crop" / "image_preprocessor.py").read_text()
+    assert preprocessor == original.replace(
+        "CROP_FRACTION = 0.625",
+        "CROP_FRACTION = 0.8125  # erin's variant: 0.625 in the original submission",
+    )
+    check_static(dst)  # still a valid submission
+
+
+def test_variant_copy_names_a_constant_it_cannot_find(tmp_path):
+    with pytest.raises(ValueError, match=r"no module-level numeric constant DROPOUT_RATE"):
+        variant_copy(
+            SUBMISSIONS / "centre_crop", tmp_path / "c", constants={"DROPOUT_RATE": 0.3}, reason="x"
+        )
+    assert not (tmp_path / "c").exists()

@@ -1,0 +1,134 @@
+"""What the platform demo (``scripts/demo``) submits, and the story it tells at the end.
+
+The plan is a handful of participants submitting the reference models of ``submissions/`` and
+variants of them (other inputs, other constants: the changed lines say so in the submitted
+code), so that the hybrid model of them beats each one; one participant later submits a slight
+improvement of her first submission, whose share of the hybrid model then falls, as the second
+best model's did in the 2015 event (37 % → 2 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+#: epochs of the slow CNNs in the demo profile (their code says so on its N_EPOCHS line)
+DEMO_EPOCHS = {"small_resnet": 8, "heuritech_cnn": 5, "cnn_no_dropout": 5}
+
+
+@dataclass(frozen=True)
+class DemoSubmission:
+    """One submission of the demo: ``user`` submits the folder ``submissions/<folder>`` as
+    ``name``, with the image preprocessor of ``submissions/<inputs>`` if given, the module
+    constants ``variant`` changed (a participant's variant of it) and, in the demo profile, the
+    constants ``demo`` changed too (fewer epochs). A submission that ``improves`` an earlier one
+    of the same user is submitted once everything before it is scored (with ``--until-idle``),
+    as a participant does after seeing the leaderboard."""
+
+    user: str
+    name: str
+    folder: str
+    inputs: str | None = None
+    variant: tuple[tuple[str, int | float], ...] = ()
+    demo: tuple[tuple[str, int | float], ...] = ()
+    improves: str | None = None
+
+
+def _crop_resnet(user: str, name: str, *, epochs: int, crop: float | None = None, **kw):
+    """small_resnet's network on centre_crop's inputs (the 2015 account: "the reference model
+    on pre-processed data"), optionally with another crop."""
+    variant = (("CROP_FRACTION", crop),) if crop is not None else ()
+    return DemoSubmission(
+        user,
+        name,
+        "small_resnet",
+        inputs="centre_crop",
+        variant=variant,
+        demo=(("N_EPOCHS", epochs),),
+        **kw,
+    )
+
+
+#: the demo's event, in submission order: models on different inputs (the starting kit's
+#: full picture, hand-made colour features, a centre crop, the full picture through a learned
+#: window) from several participants, so that the blend of them beats each one; then carol's
+#: slight improvement of her centre-crop network (trained longer), which makes her first
+#: version nearly redundant in the hybrid model.
+DEMO_PLAN = (
+    DemoSubmission("alice", "starting_kit", "starting_kit"),
+    DemoSubmission("bob", "colour_features", "colour_features"),
+    DemoSubmission("carol", "centre_crop", "centre_crop", demo=(("N_EPOCHS", 4),)),
+    DemoSubmission("dave", "small_resnet", "small_resnet", demo=(("N_EPOCHS", 5),)),
+    _crop_resnet("erin", "crop_resnet", epochs=5),
+    DemoSubmission(
+        "carol",
+        "centre_crop_longer",
+        "centre_crop",
+        demo=(("N_EPOCHS", 8),),
+        improves="centre_crop",
+    ),
+)
+
+
+def plan_of(folders: tuple[str, ...] | None) -> tuple[DemoSubmission, ...]:
+    """The demo's plan, or one reference submission per folder, by USERS[0], USERS[1]..."""
+    if folders is None:
+        return DEMO_PLAN
+    return tuple(
+        DemoSubmission(
+            USERS[i % len(USERS)],
+            folder,
+            folder,
+            demo=(("N_EPOCHS", DEMO_EPOCHS[folder]),) if folder in DEMO_EPOCHS else (),
+        )
+        for i, folder in enumerate(folders)
+    )
+
+
+def _pct(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.0f} %"
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def story_lines(story) -> list[str]:
+    """The demo's last lines: the hybrid model against the best single submission, each
+    submission's share of the hybrid, and the improved submission's predecessor's share before
+    and after its successor (a :class:`ramp_server.services.story.Story`)."""
+    if story.blend_id is None:
+        return ["==> the RAMP story: nothing was blended (no submission scored)"]
+    name = story.score_name
+    lines = [
+        f"==> the RAMP story (from the database, blend {story.blend_id}; {name} on the test set, "
+        "validation in brackets)",
+        f"    hybrid model of {len(story.shares)} submissions: {_score(story.hybrid_test)} "
+        f"({_score(story.hybrid_valid)})",
+    ]
+    best = story.best
+    if best is not None:
+        lines.append(
+            f"    best single submission, {best.user}/{best.submission}: {_score(best.test)} "
+            f"({_score(best.valid)})"
+        )
+        if story.hybrid_test is not None and best.test is not None:
+            gap = story.hybrid_test - best.test
+            verdict = "above" if gap > 0 else "not above"
+            lines.append(f"    the hybrid model is {verdict} the best single one: {gap:+.3f}")
+    nonzero = sum(1 for s in story.shares if s.contributivity > 0)
+    lines.append(f"    contributivity ({nonzero} of {len(story.shares)} submissions credited):")
+    width = max(len(f"{s.user}/{s.submission}") for s in story.shares)
+    for s in story.shares:
+        label = f"{s.user}/{s.submission}"
+        lines.append(
+            f"      {label:<{width}}  {_pct(s.contributivity):>5}  "
+            f"{name} {_score(s.test)} ({_score(s.valid)})"
+        )
+    imp = story.improvement
+    if imp is not None:
+        lines.append(
+            f"    {imp.user}/{imp.predecessor}: {_pct(imp.before)} of the hybrid before its "
+            f"improvement {imp.user}/{imp.successor} was scored, {_pct(imp.after)} after"
+        )
+    return lines
