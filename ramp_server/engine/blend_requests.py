@@ -13,21 +13,19 @@ stays although its blend ended (the blend failed) is retried every ``retry_s``.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from ramp_server.engine.polling import PollingThread
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from ramp_server.engine.reblender import Reblender
 
-log = logging.getLogger(__name__)
 
-
-class BlendRequestPoller:
+class BlendRequestPoller(PollingThread):
     """Polls the database for re-blend requests; :meth:`start` a thread or call :meth:`poll`."""
 
     def __init__(
@@ -38,14 +36,13 @@ class BlendRequestPoller:
         poll_s: float = 2.0,
         retry_s: float = 60.0,
     ) -> None:
+        super().__init__()
         self.reblender = reblender
         self.sessions = session_factory
         self.poll_s = poll_s
         self.retry_s = retry_s
         self._seen: dict[int, datetime] = {}  # mark handed to the reblender, per event
         self._sent: dict[int, float] = {}  # when (monotonic)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def poll(self) -> list[int]:
         """One look at the marks; returns the events whose re-blend was requested now."""
@@ -76,23 +73,10 @@ class BlendRequestPoller:
         self.poll()
         return self.reblender.wait_idle(timeout)
 
-    def start(self) -> BlendRequestPoller:
-        self._thread = threading.Thread(target=self._loop, name="blend-requests", daemon=True)
-        self._thread.start()
-        return self
+    thread_name = "blend-requests"
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def step(self) -> list[int]:
+        return self.poll()
 
-    def _loop(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                self.poll()
-                failures = 0
-            except Exception:  # noqa: BLE001 - a DB hiccup: log, back off, go on
-                failures += 1
-                log.exception("polling re-blend requests failed (%d in a row)", failures)
-            self._stop.wait(min(60.0, self.poll_s * 2**failures))
+    def interval_s(self) -> float:
+        return self.poll_s
