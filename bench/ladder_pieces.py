@@ -24,12 +24,13 @@ import os
 import platform
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from ramp_server.storage import atomic_write_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 #: the submission files whose bytes identify a model's code
@@ -89,22 +90,6 @@ def data_key(y: np.ndarray, y_test: np.ndarray, n_folds: int, cv_seed: int) -> d
     }
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep the pieces from other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_piece(root: Path, piece: Piece) -> Path:
     """Write ``piece`` under ``root`` (predictions first, the record last); returns the JSON."""
     npz_path, json_path = piece_paths(root, piece.model, piece.fold)
@@ -117,9 +102,9 @@ def write_piece(root: Path, piece: Piece) -> Path:
         valid_y=np.asarray(piece.valid_y, np.int8),
         test_y=np.asarray(piece.test_y, np.int8),
     )
-    atomic_write(npz_path, buf.getvalue())
+    atomic_write_bytes(npz_path, buf.getvalue())
     text = json.dumps(piece.meta, indent=1, sort_keys=True) + "\n"
-    atomic_write(json_path, text.encode("utf-8"))
+    atomic_write_bytes(json_path, text.encode("utf-8"))
     return json_path
 
 

@@ -264,8 +264,8 @@ def collect(src: Path, dest: Path) -> int:
         npz_dest, json_dest = lp.piece_paths(dest, meta["model"], int(meta["fold"]))
         if json_dest.is_file() and json_dest.read_bytes() == json_path.read_bytes():
             continue
-        lp.atomic_write(npz_dest, json_path.with_suffix(".npz").read_bytes())
-        lp.atomic_write(json_dest, json_path.read_bytes())
+        lp.atomic_write_bytes(npz_dest, json_path.with_suffix(".npz").read_bytes())
+        lp.atomic_write_bytes(json_dest, json_path.read_bytes())
         print(f"collected {meta['model']} fold {meta['fold']} → {json_dest}")
         copied += 1
     return copied
