@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from ramp_server.engine.dispatcher import Dispatcher
 from ramp_server.engine.sandbox_policy import SandboxLimits
 
 from ramp_test_plugin import free_port
@@ -28,6 +29,13 @@ TEST_LIMITS = SandboxLimits(
     max_processes=64, tmp_mb=64, file_size_mb=32, log_max_bytes=200_000, cpu_threads=1
 )
 SANDBOX_UID_FLOOR = 2_000_000
+
+
+def make_dispatcher(settings, session_factory, client) -> Dispatcher:
+    """A dispatcher of the tests' sandbox limits that looks at the queue every 0.2 s."""
+    return Dispatcher(
+        settings, client=client, session_factory=session_factory, limits=TEST_LIMITS, poll_s=0.2
+    )
 
 
 def submission_files(name: str) -> dict[str, bytes]:

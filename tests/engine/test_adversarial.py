@@ -14,13 +14,13 @@ from sqlalchemy import select
 from ramp_server.config import load_settings
 from ramp_server.db.engine import make_engine, make_session_factory
 from ramp_server.db.models import ErrorKind, Submission, SubmissionFold, SubmissionState
-from ramp_server.engine.dispatcher import Dispatcher
 from ramp_server.services import submissions as submission_service
 
 from engine_support import (
     EVENT_RULES,
     SECRET_MARKER,
     TEST_LIMITS,
+    make_dispatcher,
     sandbox_processes,
     submission_files,
 )
@@ -69,9 +69,7 @@ def trained(tmp_path_factory, sqlite_template_path, event_kit, dask_client):
             ids[name] = sub.id
         n_scores = len(event.score_types)
     workers_before = dask_client.run(os.getpid)
-    dispatcher = Dispatcher(
-        settings, client=dask_client, session_factory=factory, limits=TEST_LIMITS, poll_s=0.2
-    )
+    dispatcher = make_dispatcher(settings, factory, dask_client)
     dispatcher.run(until_idle=True)
     dispatcher.close()
     workers_after = dask_client.run(os.getpid)

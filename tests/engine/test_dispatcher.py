@@ -16,10 +16,9 @@ from ramp_server.db.models import (
     SubmissionFold,
     SubmissionState,
 )
-from ramp_server.engine.dispatcher import Dispatcher
 from ramp_server.services import submissions as submission_service
 
-from engine_support import TEST_LIMITS, sandbox_processes, submission_files
+from engine_support import make_dispatcher, sandbox_processes, submission_files
 
 
 def _submit(session, settings, event, user, name, folder):
@@ -38,12 +37,6 @@ def _submit_slow(session, settings, event, user):
     event.fold_time_limit_s = 120
     session.commit()
     return _submit(session, settings, event, user, "slow", "slow")
-
-
-def _dispatcher(settings, session_factory, client) -> Dispatcher:
-    return Dispatcher(
-        settings, client=client, session_factory=session_factory, limits=TEST_LIMITS, poll_s=0.2
-    )
 
 
 def _reload(session_factory, submission_id):
@@ -70,7 +63,7 @@ def test_quick_submission_is_scored_per_fold_with_logs_and_times(
     session, settings, session_factory, engine_event, admin, dask_client
 ):
     sub = _submit(session, settings, engine_event, admin, "quick", "quick")
-    dispatcher = _dispatcher(settings, session_factory, dask_client)
+    dispatcher = make_dispatcher(settings, session_factory, dask_client)
     dispatcher.run(until_idle=True)
     dispatcher.close()
 
@@ -96,7 +89,7 @@ def test_cancel_kills_the_running_sandbox_and_the_next_submission_trains(
     session, settings, session_factory, engine_event, admin, dask_client
 ):
     slow = _submit_slow(session, settings, engine_event, admin)
-    dispatcher = _dispatcher(settings, session_factory, dask_client)
+    dispatcher = make_dispatcher(settings, session_factory, dask_client)
     stop = threading.Event()
     thread = threading.Thread(target=dispatcher.run, kwargs={"stop": stop})
     thread.start()
@@ -127,7 +120,7 @@ def test_killed_worker_mid_training_still_scores_each_fold_once(
     import signal
 
     slow = _submit_slow(session, settings, engine_event, admin)
-    dispatcher = _dispatcher(settings, session_factory, dask_client)
+    dispatcher = make_dispatcher(settings, session_factory, dask_client)
     stop = threading.Event()
     thread = threading.Thread(target=dispatcher.run, kwargs={"stop": stop})
     thread.start()
@@ -163,7 +156,7 @@ def test_dispatcher_restart_mid_training_loses_nothing(
 ):
     slow = _submit_slow(session, settings, engine_event, admin)
     quick = _submit(session, settings, engine_event, admin, "quick", "quick")
-    first = _dispatcher(settings, session_factory, dask_client)
+    first = make_dispatcher(settings, session_factory, dask_client)
     stop = threading.Event()
     thread = threading.Thread(target=first.run, kwargs={"stop": stop})
     thread.start()
@@ -176,7 +169,7 @@ def test_dispatcher_restart_mid_training_loses_nothing(
     _, folds = _reload(session_factory, slow.id)
     assert any(f.state == FoldState.TRAINING for f in folds)
 
-    second = _dispatcher(settings, session_factory, dask_client)
+    second = make_dispatcher(settings, session_factory, dask_client)
     second.run(until_idle=True)
     second.close()
     for sid in (slow.id, quick.id):
@@ -218,7 +211,7 @@ def test_gpu_event_trains_on_cpu_workers_when_the_cluster_has_no_gpu(
     engine_event.uses_gpu = True
     session.commit()
     sub = _submit(session, settings, engine_event, admin, "gpu-event", "quick")
-    dispatcher = _dispatcher(settings, session_factory, dask_client)
+    dispatcher = make_dispatcher(settings, session_factory, dask_client)
     dispatcher.run(until_idle=True)
     dispatcher.close()
     assert _state(session_factory, sub.id) == SubmissionState.SCORED
@@ -234,7 +227,7 @@ def test_platform_fault_is_retried_then_fails_without_charging_the_quota(
     sub = _submit(session, settings, engine_event, admin, "unlucky", "quick")
     # the workers cannot read the public bundle: the platform's fault, not the participant's
     (Storage.from_settings(settings).public_dir(engine_event.name) / "meta.json").unlink()
-    dispatcher = _dispatcher(settings, session_factory, dask_client)
+    dispatcher = make_dispatcher(settings, session_factory, dask_client)
     dispatcher.run(until_idle=True)
     dispatcher.close()
     sub, folds = _reload(session_factory, sub.id)

@@ -10,11 +10,10 @@ import time
 from sqlalchemy import select
 
 from ramp_server.db.models import FoldState, Submission, SubmissionFold
-from ramp_server.engine.dispatcher import Dispatcher
 from ramp_server.services import submissions as submission_service
 from ramp_server.services.participants import join_event
 
-from engine_support import SUBMISSIONS, TEST_LIMITS
+from engine_support import SUBMISSIONS, make_dispatcher
 from ramp_test_plugin import create_test_user
 
 BURST = 6
@@ -62,13 +61,7 @@ def test_a_burst_does_not_delay_another_participants_submission_by_more_than_a_f
         ).id
         for i in range(BURST)
     ]
-    dispatcher = Dispatcher(
-        settings,
-        client=dask_client,
-        session_factory=session_factory,
-        limits=TEST_LIMITS,
-        poll_s=0.2,
-    )
+    dispatcher = make_dispatcher(settings, session_factory, dask_client)
     stop = threading.Event()
     thread = threading.Thread(target=dispatcher.run, kwargs={"stop": stop})
     thread.start()

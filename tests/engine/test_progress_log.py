@@ -100,10 +100,9 @@ def test_learning_curves_of_a_trained_submission_are_persisted(
     """A submission reporting ``valid_acc`` at each of its 4 epochs, trained by the real
     dispatcher in the sandbox: every fold's 4 epochs are in the progress log."""
     from ramp_server.db.models import Submission, SubmissionState
-    from ramp_server.engine.dispatcher import Dispatcher
     from ramp_server.services import progress, submissions
 
-    from engine_support import TEST_LIMITS, submission_files
+    from engine_support import make_dispatcher, submission_files
 
     sub = submissions.submit(
         session,
@@ -113,13 +112,7 @@ def test_learning_curves_of_a_trained_submission_are_persisted(
         name="curves",
         files=submission_files("curves"),
     )
-    dispatcher = Dispatcher(
-        settings,
-        client=dask_client,
-        session_factory=session_factory,
-        limits=TEST_LIMITS,
-        poll_s=0.2,
-    )
+    dispatcher = make_dispatcher(settings, session_factory, dask_client)
     dispatcher.run(until_idle=True)
     dispatcher.close()
     with session_factory() as s:

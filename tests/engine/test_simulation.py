@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from ramp_server.config import Settings
 from ramp_server.db.models import FoldState, SubmissionFold, SubmissionState
-from ramp_server.engine.dispatcher import Dispatcher
 from ramp_server.engine.simulation import (
     MAX_FOLD_S,
     MIN_FOLD_S,
@@ -22,7 +21,7 @@ from ramp_server.engine.simulation import (
 )
 from ramp_server.services import submissions as submission_service
 
-from engine_support import TEST_LIMITS, submission_files
+from engine_support import make_dispatcher, submission_files
 
 
 def test_the_setting_is_refused_in_production():
@@ -90,13 +89,7 @@ def test_marked_submissions_are_simulated_unmarked_ones_trained_in_the_sandbox(
         )
         for kind, f in (("simulated", marked), ("real", files))
     }
-    dispatcher = Dispatcher(
-        settings,
-        client=dask_client,
-        session_factory=session_factory,
-        limits=TEST_LIMITS,
-        poll_s=0.2,
-    )
+    dispatcher = make_dispatcher(settings, session_factory, dask_client)
     dispatcher.run(until_idle=True)
     dispatcher.close()
 
