@@ -104,7 +104,8 @@ def report_text(r: DayReport) -> str:
         "",
         page_table(r.samples, (*PAGES, "observer: all submissions (API)")),
         f"server errors (5xx): {len(r.server_errors)}; connection errors: "
-        f"{sum(1 for s in r.samples if s.status is None)}; server tracebacks: {len(r.tracebacks)}",
+        f"{sum(1 for s in r.samples if s.status is None)}; server tracebacks: {len(r.tracebacks)}; "
+        f"web worker processes killed and restarted by uvicorn: {len(r.web_restarts)}",
         "",
         f"checks: {len(r.problems) + len(rec.problems)} problems, {len(rec.unfinished)} "
         f"submissions still waiting at the stop, "

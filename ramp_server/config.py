@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     web_workers: int = Field(
         1, ge=1, description="Web server processes of `ramp-server serve` (one pool each)."
     )
+    web_worker_timeout_s: int = Field(
+        30,
+        ge=1,
+        description="Seconds a web server process (with web_workers > 1) may leave uvicorn's "
+        "health check unanswered before it is killed and restarted (its requests in flight are "
+        "then closed unanswered).",
+    )
     base_url: str | None = Field(None, description="Public URL used in e-mails (reset links).")
     scheduler_address: str | None = Field(
         None, description="Dask scheduler address; unset: an embedded LocalCluster."

@@ -67,6 +67,9 @@ class DayReport:
     samples: list[Sample] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     tracebacks: list[str] = field(default_factory=list)
+    #: uvicorn's lines on web worker processes it killed and restarted (a failed health check:
+    #: the worker's in-flight requests are then closed without an answer)
+    web_restarts: list[str] = field(default_factory=list)
     accepted: int = 0
     planned: int = 0
     live_blends: list[tuple[int, float]] = field(default_factory=list)
@@ -234,6 +237,11 @@ def run_day(settings: Settings, cfg: DayConfig, *, work: Path, log: Any = print)
     report.problems += observed.problems
     for name in ("serve", "dispatch"):
         report.tracebacks += server_tracebacks(stack.logs[name])
+    report.web_restarts = [
+        line
+        for line in stack.logs["serve"].read_text(errors="replace").splitlines()
+        if "Child process" in line and "died" in line
+    ]
     n_folds = records.n_folds
     report.hourly = hourly_demand(plan, day_s=cfg.day_s, n_folds=n_folds)
     report.replay = replay(plan, day_s=cfg.day_s, n_folds=n_folds, workers=cfg.workers)

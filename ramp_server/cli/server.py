@@ -71,6 +71,9 @@ def serve(args: argparse.Namespace) -> int:
             port=port,
             workers=workers if workers > 1 else None,
             factory=workers > 1,
+            # uvicorn's 5 s default kills a process that is merely busy (a burst of logins on
+            # a loaded machine), dropping every request it holds
+            timeout_worker_healthcheck=settings.web_worker_timeout_s,
             log_level="info",
             proxy_headers=False,
         )
