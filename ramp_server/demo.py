@@ -27,7 +27,7 @@ from ramp_server.kit.folder import write_kit_folder
 EVENT = "spipoll"
 PASSWORD = "demo-password"
 #: images of the demo profile's stratified subset (train, test)
-DEMO_SIZE = (6000, 1500)
+DEMO_SIZE = (6000, 4000)
 
 
 def _run(*argv: str, allow_fail: bool = False) -> int:
