@@ -213,7 +213,7 @@ class Ladder:
             "epochs": {"run": last.get("epoch"), "of": last.get("n_epochs")},
             "learning_curve": curve,
             "sessions": sessions,
-            "train_s": round((before.elapsed_s if before else 0.0) + t1 - t0, 1),
+            "train_s": round((before.elapsed_s if before else 0.0) + t1 - t0, 3),
             "predict_s": round(t2 - t1, 1),
             "train_rows": int(len(train_is)),
             "train_class_counts": np.bincount(self.y, minlength=self.problem.N_CLASSES).tolist(),
