@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import os
 import runpy
+import shutil
 import subprocess
 import sys
 import time
@@ -88,8 +89,6 @@ def write_candidate(kit: Path, sub) -> Path:
     ):
         return dst
     if dst.exists():
-        import shutil
-
         shutil.rmtree(dst)
     staging.rename(dst)
     return dst
