@@ -77,6 +77,14 @@ class Stack:
                 p.wait()
 
 
+def _profiled(name: str, logs: Path) -> list[str]:
+    """``python -m cProfile -o <logs>/<name>.prof`` when ``EVENT_DAY_PROFILE`` is set (the
+    process's main thread: where a slow piece of the platform spends its time), else nothing."""
+    if not os.environ.get("EVENT_DAY_PROFILE"):
+        return []
+    return [sys.executable, "-m", "cProfile", "-o", str(logs / f"{name}.prof")]
+
+
 def _spawn(stack: Stack, name: str, cmd: list[str], env: dict[str, str], logs: Path) -> None:
     path = logs / f"{name}.log"
     with path.open("wb") as log:
@@ -138,7 +146,8 @@ def start_stack(
         _spawn(
             stack,
             "dispatch",
-            [str(BIN / "ramp-server"), "dispatch", "--scheduler", stack.scheduler],
+            _profiled("dispatch", logs)
+            + [str(BIN / "ramp-server"), "dispatch", "--scheduler", stack.scheduler],
             env,
             logs,
         )
