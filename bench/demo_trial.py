@@ -73,17 +73,10 @@ def prepare_kit(args: argparse.Namespace) -> Path:
 
 def write_candidate(kit: Path, sub) -> Path:
     """The candidate's code in the kit's submissions/ (as the demo profile submits it)."""
-    from ramp_server.kit.epochs import variant_copy
-
-    src = REPO / "submissions" / sub.folder
     dst = kit / "submissions" / _key(sub)
-    constants = {**dict(sub.demo), **dict(sub.variant)}
-    files = {}
-    if sub.inputs is not None:
-        files["image_preprocessor.py"] = REPO / "submissions" / sub.inputs / "image_preprocessor.py"
     staging = kit / "staging" / _key(sub)
     staging.parent.mkdir(exist_ok=True)
-    variant_copy(src, staging, constants=constants, reason="trial", files=files)
+    sub.write_code(REPO, staging, demo_profile=True)
     if (dst / ".trained").is_file() and (dst / ".trained").read_text().split()[0] == _code_hash(
         staging
     ):

@@ -149,26 +149,13 @@ def _code(args: argparse.Namespace, sub: DemoSubmission) -> str:
     src = REPO / "submissions" / sub.folder
     if not (src / "batch_classifier.py").is_file():
         raise SystemExit(f"{src}: not a submission folder (see the folders of submissions/)")
-    demo = dict(sub.demo) if args.profile == "demo" else {}
-    constants = {**demo, **dict(sub.variant)}
-    files = {}
-    if sub.inputs is not None:
-        files["image_preprocessor.py"] = REPO / "submissions" / sub.inputs / "image_preprocessor.py"
-    if not constants and not files:
+    demo_profile = args.profile == "demo"
+    if not sub.constants(demo_profile=demo_profile) and not sub.replaced_files(REPO):
         return str(src)
-    from ramp_server.kit.epochs import variant_copy
-
     dst = args.storage / "kit" / "demo_submissions" / sub.user / sub.name
-    changes = variant_copy(
-        src,
-        dst,
-        constants=constants,
-        reason=f"{sub.user}'s variant",
-        reasons={name: "demo profile" for name in demo},
-        files=files,
-    )
+    changes = sub.write_code(REPO, dst, demo_profile=demo_profile)
     for name, (old, new) in changes.items():
-        why = "demo profile" if name in demo else "variant"
+        why = "demo profile" if demo_profile and name in dict(sub.demo) else "variant"
         print(f"==> {sub.user}/{sub.name} ({why}): {name} = {new} instead of {old}", flush=True)
     return str(dst)
 

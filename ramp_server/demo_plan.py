@@ -10,6 +10,7 @@ best model's did in the 2015 event (37 % → 2 %).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
 #: epochs of the slow CNNs in the demo profile (their code says so on its N_EPOCHS line)
@@ -32,6 +33,35 @@ class DemoSubmission:
     variant: tuple[tuple[str, int | float], ...] = ()
     demo: tuple[tuple[str, int | float], ...] = ()
     improves: str | None = None
+
+    def constants(self, *, demo_profile: bool) -> dict[str, int | float]:
+        """The module constants its copy changes (the demo profile's, then its variant's)."""
+        return {**(dict(self.demo) if demo_profile else {}), **dict(self.variant)}
+
+    def replaced_files(self, repo: Path) -> dict[str, Path]:
+        """The files its copy takes from another submission folder of ``repo``."""
+        if self.inputs is None:
+            return {}
+        return {
+            "image_preprocessor.py": repo / "submissions" / self.inputs / "image_preprocessor.py"
+        }
+
+    def write_code(
+        self, repo: Path, dst: Path, *, demo_profile: bool
+    ) -> dict[str, tuple[str, str]]:
+        """Write the code it submits to ``dst``: ``submissions/<folder>`` of ``repo`` with its
+        files and constants changed (each changed line says why); the changed constants."""
+        from ramp_server.kit.epochs import variant_copy
+
+        demo = dict(self.demo) if demo_profile else {}
+        return variant_copy(
+            repo / "submissions" / self.folder,
+            dst,
+            constants=self.constants(demo_profile=demo_profile),
+            reason=f"{self.user}'s variant",
+            reasons={name: "demo profile" for name in demo},
+            files=self.replaced_files(repo),
+        )
 
 
 #: the demo profile's training of the centre-crop network: a few epochs, so smaller batches

@@ -1,0 +1,41 @@
+"""The demo's plan: each submission's code is a reference folder with its changes said."""
+
+from __future__ import annotations
+
+from ramp_server.demo_plan import DEMO_PLAN, DemoSubmission
+
+from ramp_test_plugin import REPO_ROOT
+
+
+def test_every_planned_submission_writes_code_with_its_constants_and_inputs(tmp_path):
+    for sub in DEMO_PLAN:
+        dst = tmp_path / sub.user / sub.name
+        changes = sub.write_code(REPO_ROOT, dst, demo_profile=True)
+        assert set(changes) == set(sub.constants(demo_profile=True))
+        for name, (_old, new) in changes.items():
+            assert float(new) == float(sub.constants(demo_profile=True)[name])
+            text = "".join(p.read_text() for p in dst.glob("*.py"))
+            assert f"{name} = {new}" in text
+        for name, other in sub.replaced_files(REPO_ROOT).items():
+            assert (dst / name).read_bytes() == other.read_bytes()
+
+
+def test_the_full_profile_keeps_the_variant_but_not_the_demo_epochs(tmp_path):
+    sub = DemoSubmission(
+        "carol",
+        "crop",
+        "centre_crop",
+        variant=(("CROP_FRACTION", 0.5),),
+        demo=(("N_EPOCHS", 3),),
+    )
+    full = sub.write_code(REPO_ROOT, tmp_path / "full", demo_profile=False)
+    demo = sub.write_code(REPO_ROOT, tmp_path / "demo", demo_profile=True)
+    assert set(full) == {"CROP_FRACTION"}
+    assert set(demo) == {"CROP_FRACTION", "N_EPOCHS"}
+    assert "demo profile" in (tmp_path / "demo" / "batch_classifier.py").read_text()
+    assert "carol's variant" in (tmp_path / "demo" / "image_preprocessor.py").read_text()
+
+
+def test_a_submission_without_changes_writes_none(tmp_path):
+    sub = DemoSubmission("alice", "starting_kit", "starting_kit")
+    assert sub.constants(demo_profile=True) == {} and sub.replaced_files(REPO_ROOT) == {}
