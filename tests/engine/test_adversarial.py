@@ -25,8 +25,9 @@ from engine_support import (
     submission_files,
 )
 
+# snoop must be scored within the 15 s fold limit: it goes after the others, on warm workers
+# (first on a fresh clone's cold machine it once ran past the limit)
 HOSTILE = (
-    "snoop",
     "sockets",
     "fork_flood",
     "memory_hog",
@@ -38,6 +39,7 @@ HOSTILE = (
     "wrong_shape",
     "raises_in_fit",
     "self_kill",
+    "snoop",
 )
 
 
@@ -112,7 +114,7 @@ def test_a_normal_submission_after_the_hostile_ones_is_scored(trained):
 
 def test_snooping_finds_no_test_labels_database_or_secrets(trained):
     sub, _, logs = trained["snoop"]
-    assert sub.state == SubmissionState.SCORED
+    assert sub.state == SubmissionState.SCORED, sub.error_message
     reports = [
         json.loads(line.split(" ", 1)[1]) for line in logs.splitlines() if "SNOOP-REPORT" in line
     ]
