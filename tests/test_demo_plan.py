@@ -11,10 +11,11 @@ def test_every_planned_submission_writes_code_with_its_constants_and_inputs(tmp_
     for sub in DEMO_PLAN:
         dst = tmp_path / sub.user / sub.name
         changes = sub.write_code(REPO_ROOT, dst, demo_profile=True)
-        assert set(changes) == set(sub.constants(demo_profile=True))
+        constants = sub.constants(demo_profile=True)
+        assert set(changes) == set(constants)
+        text = "".join(p.read_text() for p in dst.glob("*.py"))
         for name, (_old, new) in changes.items():
-            assert float(new) == float(sub.constants(demo_profile=True)[name])
-            text = "".join(p.read_text() for p in dst.glob("*.py"))
+            assert float(new) == float(constants[name])
             assert f"{name} = {new}" in text
         for name, other in sub.replaced_files(REPO_ROOT).items():
             assert (dst / name).read_bytes() == other.read_bytes()
@@ -36,6 +37,6 @@ def test_the_full_profile_keeps_the_variant_but_not_the_demo_epochs(tmp_path):
     assert "carol's variant" in (tmp_path / "demo" / "image_preprocessor.py").read_text()
 
 
-def test_a_submission_without_changes_writes_none(tmp_path):
+def test_a_submission_without_changes_has_no_constants_or_files():
     sub = DemoSubmission("alice", "starting_kit", "starting_kit")
     assert sub.constants(demo_profile=True) == {} and sub.replaced_files(REPO_ROOT) == {}
