@@ -130,10 +130,13 @@ def from_rampwf(score_type: Any, *, n_classes: int, predictions_cls: Any = None)
     """Wrap a rampwf score type (``problem.score_types[i]``) as an array :class:`ScoreType`.
 
     The official value is rampwf's own ``score_function`` on ``Predictions`` built from the
-    arrays; rampwf's classification score types get their vectorized form.
+    arrays (or its bit-identical fast form, :mod:`ramp_server.kit.exact_scores`); rampwf's
+    classification score types get their vectorized form.
     """
     from rampwf import score_types as rst
     from rampwf.prediction_types import make_multiclass
+
+    from ramp_server.kit.exact_scores import applies_to, exact_form
 
     kind = "generic"
     if isinstance(score_type, rst.Accuracy):
@@ -153,7 +156,12 @@ def from_rampwf(score_type: Any, *, n_classes: int, predictions_cls: Any = None)
             f"the predictions {n_classes}"
         )
 
+    exact = exact_form(score_type)
+
     def fn(y: np.ndarray, p: np.ndarray) -> float:
+        y, p = np.asarray(y), np.asarray(p)
+        if exact is not None and p.dtype == np.float64 and applies_to(cls, y, p):
+            return exact(y, p)  # bit-identical to rampwf's, without scikit-learn's checks
         gt = cls(y_pred=_onehot(y, n_classes))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -127,11 +127,14 @@ class Dispatcher:
         from ramp_server.services import jobs
 
         self._progress.drain(running=self.inflight.values())
-        self._collect()
+        done = self._take_done()
         self._cancels.watch(self.inflight.values())
         view = self.watch.look()
         self._requeue_stuck(view)
+        # the freed workers get their next folds first, the results are recorded while they
+        # train (a finished fold stays "training" until then: it cannot be claimed twice)
         self._submit_new(view)
+        self._collect(done)
         self.watch.snapshot(view, self.inflight.values())
         if self.inflight:
             return True
@@ -277,9 +280,14 @@ class Dispatcher:
 
     # -- collecting --------------------------------------------------------------------------
 
-    def _collect(self) -> None:
-        for key in [k for k, f in self.inflight.items() if f.future.done()]:
-            item = self.inflight.pop(key)
+    def _take_done(self) -> list[InFlight]:
+        """The finished tasks, out of the in-flight set (their workers are free)."""
+        keys = [k for k, f in self.inflight.items() if f.future.done()]
+        return [self.inflight.pop(k) for k in keys]
+
+    def _collect(self, done: list[InFlight]) -> None:
+        for item in done:
+            key = item.future.key
             try:
                 outcome: FoldOutcome = item.future.result()
             except Exception as exc:  # noqa: BLE001 - lost worker, KilledWorker, broken task

@@ -1,13 +1,13 @@
 """Loading a ``problem.py``, checking its names, scoring and CV-bagging with its score types.
 
 The server scores every fold with these functions (the engine never scores: test labels stay
-on the server). Scores go through rampwf's ``Predictions`` and score types, so they are the
-numbers ``ramp-test`` prints.
+on the server). Scores are the numbers ``ramp-test`` prints: rampwf's ``Predictions`` and score
+types, or for the common classification scores their bit-identical fast forms
+(:mod:`ramp_server.kit.exact_scores`).
 """
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import itertools
 import os
@@ -90,9 +90,21 @@ def score_predictions(problem: ModuleType, *, y_true, y_proba) -> dict[str, floa
     y_proba = np.asarray(y_proba, dtype=np.float64)
     if len(y_true) != len(y_proba):
         raise ValueError(f"{len(y_true)} labels but {len(y_proba)} prediction rows")
-    truth = problem.Predictions(y_true=y_true)
-    pred = problem.Predictions(y_pred=y_proba)
-    return {st.name: float(st.score_function(truth, pred)) for st in problem.score_types}
+    from ramp_server.kit.exact_scores import applies_to, exact_form
+
+    exact = applies_to(problem.Predictions, y_true, y_proba)
+    out: dict[str, float] = {}
+    truth = pred = None
+    for st in problem.score_types:
+        form = exact_form(st) if exact else None
+        if form is not None:
+            out[st.name] = form(y_true, y_proba)
+            continue
+        if truth is None:
+            truth = problem.Predictions(y_true=y_true)
+            pred = problem.Predictions(y_pred=y_proba)
+        out[st.name] = float(st.score_function(truth, pred))
+    return out
 
 
 def bag_predictions(
@@ -146,9 +158,5 @@ def bagged_scores(
 
 
 def _score_rows(problem, y_true, y_proba, rows) -> dict[str, float]:
-    truth = problem.Predictions(y_true=np.asarray(y_true))
-    pred = problem.Predictions(y_pred=y_proba)
-    truth, pred = copy.deepcopy(truth), copy.deepcopy(pred)
-    truth.set_slice(rows)
-    pred.set_slice(rows)
-    return {st.name: float(st.score_function(truth, pred)) for st in problem.score_types}
+    # rampwf's Predictions.set_slice(rows) keeps these rows of both, in order
+    return score_predictions(problem, y_true=np.asarray(y_true)[rows], y_proba=y_proba[rows])

@@ -8,6 +8,7 @@ user may see is decided by the caller (see :func:`ramp_server.services.events.ca
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -264,12 +265,21 @@ def private_leaderboard(
     return with_members(session, rows)
 
 
+#: ``() -> {submission id: queue position}``: where a caller keeps the queue order it shares
+Positions = Callable[[], Mapping[int, int]]
+
+
 def submissions_table(
-    session: Session, *, event: Event, user: User | None = None
+    session: Session,
+    *,
+    event: Event,
+    user: User | None = None,
+    positions: Positions | None = None,
 ) -> list[dict[str, Any]]:
     """Every submission (of ``user``'s team, and their own, if given) with state, error,
     bagged valid+test scores and, for queued ones, the platform-wide queue position (1 =
-    next)."""
+    next). ``positions`` gives the queue order when one is queued (default: the fair-share
+    plan computed now; the web server passes the one its pages share)."""
     query = (
         select(
             Submission.id,
@@ -302,11 +312,11 @@ def submissions_table(
     query, _ = with_scores(query, event, Split.TEST, "t")
     query = query.order_by(Submission.submitted_at.desc(), Submission.id.desc())
     rows = session.execute(query).all()
-    positions = (
-        queue_plan(session).positions
-        if any(row.state == SubmissionState.QUEUED for row in rows)
-        else {}
-    )
+    queued = any(row.state == SubmissionState.QUEUED for row in rows)
+    if not queued:
+        where: Mapping[int, int] = {}
+    else:
+        where = positions() if positions is not None else queue_plan(session).positions
     out = []
     for row in rows:
         out.append(
@@ -316,7 +326,7 @@ def submissions_table(
                 "user": row.user,
                 "team": row.team or row.user,
                 "state": row.state.value,
-                "queue_position": positions.get(row.id),
+                "queue_position": where.get(row.id),
                 "error_kind": row.error_kind.value if row.error_kind else None,
                 "error_message": row.error_message,
                 "submitted_at": row.submitted_at.isoformat(),
@@ -338,10 +348,12 @@ def submissions_table(
     return out
 
 
-def my_submissions(session: Session, *, event: Event, user: User) -> list[dict[str, Any]]:
+def my_submissions(
+    session: Session, *, event: Event, user: User, positions: Positions | None = None
+) -> list[dict[str, Any]]:
     """The submissions of the user's team (theirs and their teammates'), newest first, with
     queue positions (see :func:`submissions_table`)."""
-    rows = submissions_table(session, event=event, user=user)
+    rows = submissions_table(session, event=event, user=user, positions=positions)
     for r in rows:
         r.pop("test_scores")  # hidden from participants until the private phase
         r.pop("test_ci")

@@ -82,6 +82,9 @@ def test_quick_submission_is_scored_per_fold_with_logs_and_times(
         for split in (Split.TRAIN, Split.VALID, Split.TEST):
             assert _score_rows(session_factory, sub.id, f.fold, split) == n_scores
     assert _score_rows(session_factory, sub.id, None, Split.TEST) == n_scores
+    # two workers, three folds: the first worker freed got fold 2 before the dispatcher
+    # recorded (scored) the fold it had finished
+    assert folds[2].started_at < min(f.finished_at for f in folds[:2])
     assert sandbox_processes() == []
 
 

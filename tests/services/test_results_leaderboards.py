@@ -242,6 +242,12 @@ def test_leaderboards_rank_by_scores_and_show_rank_changes(
         ("c_queued", "queued", 1)
     ]
     assert "test_scores" not in mine[0]
+
+    def unneeded() -> dict[int, int]:
+        raise AssertionError("nothing of bob's is queued: the queue order is not needed")
+
+    bobs = leaderboards.my_submissions(session, event=event, user=bob, positions=unneeded)
+    assert [(r["submission"], r["queue_position"]) for r in bobs] == [("b_mid", None)]
     table = leaderboards.submissions_table(session, event=event)
     assert len(table) == 4
     scored = [r for r in table if r["state"] == "scored"]

@@ -69,6 +69,15 @@ def test_a_burst_does_not_delay_another_participants_single_submission(
     assert queue_position(session, submission=single) == 2
     mine = leaderboards.my_submissions(session, event=event, user=bob)
     assert mine[0]["queue_position"] == 2
+    # the web server passes the order its pages share (computed at most every 2 s)
+    asked = []
+
+    def shared() -> dict[int, int]:
+        asked.append(1)
+        return plan.positions
+
+    mine = leaderboards.my_submissions(session, event=event, user=bob, positions=shared)
+    assert mine[0]["queue_position"] == 2 and asked == [1]
 
 
 def test_the_participant_with_less_worker_time_used_goes_first(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
@@ -244,14 +245,17 @@ def event_operations(db: Db, user: CurrentUser, name: str) -> Any:
 
 
 @router.get("/events/{name}/submissions")
-def my_submissions(db: Db, user: CurrentUser, name: str, all: bool = False) -> list[dict]:
+def my_submissions(
+    request: Request, db: Db, user: CurrentUser, name: str, all: bool = False
+) -> list[dict]:
     """Your submissions to the event (``all=true``: everyone's, administrators only)."""
     event = access.get_event(db, name)
+    positions = partial(queue_positions, request, db)  # shared by this process's pages
     if all:
         if not user.is_admin:
             raise HTTPException(403, "administrators only")
-        return leaderboards.submissions_table(db, event=event)
-    return leaderboards.my_submissions(db, event=event, user=user)
+        return leaderboards.submissions_table(db, event=event, positions=positions)
+    return leaderboards.my_submissions(db, event=event, user=user, positions=positions)
 
 
 @router.post(

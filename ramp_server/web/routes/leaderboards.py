@@ -6,6 +6,8 @@ paginated and memoized by the board version (:mod:`ramp_server.web.context`).
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from markupsafe import Markup
@@ -18,6 +20,7 @@ from ramp_server.web.context import (
     event_context,
     memoized,
     public_page,
+    queue_positions,
 )
 from ramp_server.web.deps import CurrentUser, Db, OptionalUser
 from ramp_server.web.templating import render
@@ -135,7 +138,8 @@ def private(request: Request, db: Db, user: OptionalUser, name: str, page: int =
 def mine(request: Request, db: Db, user: CurrentUser, name: str) -> Response:
     event = access.get_event(db, name)
     ctx = event_context(request, db, event, user, "mine")
-    ctx.update(rows=leaderboards.my_submissions(db, event=event, user=user))
+    positions = partial(queue_positions, request, db)  # shared by this process's pages
+    ctx.update(rows=leaderboards.my_submissions(db, event=event, user=user, positions=positions))
     return render(request, "leaderboards/mine.html", ctx)
 
 
