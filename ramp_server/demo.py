@@ -154,8 +154,9 @@ def _code(args: argparse.Namespace, sub: DemoSubmission) -> str:
         return str(src)
     dst = args.storage / "kit" / "demo_submissions" / sub.user / sub.name
     changes = sub.write_code(REPO, dst, demo_profile=demo_profile)
+    reasons = sub.reasons(demo_profile=demo_profile)
     for name, (old, new) in changes.items():
-        why = "demo profile" if demo_profile and name in dict(sub.demo) else "variant"
+        why = reasons.get(name, "variant")
         print(f"==> {sub.user}/{sub.name} ({why}): {name} = {new} instead of {old}", flush=True)
     return str(dst)
 

@@ -38,6 +38,16 @@ class DemoSubmission:
         """The module constants its copy changes (the demo profile's, then its variant's)."""
         return {**(dict(self.demo) if demo_profile else {}), **dict(self.variant)}
 
+    def reasons(self, *, demo_profile: bool) -> dict[str, str]:
+        """Why each changed constant changed: its variant's value wins over the demo profile's."""
+        demo = dict(self.demo) if demo_profile else {}
+        variant = dict(self.variant)
+        return {
+            name: "variant" if name in variant else "demo profile"
+            for name in self.constants(demo_profile=demo_profile)
+            if name in variant or name in demo
+        }
+
     def replaced_files(self, repo: Path) -> dict[str, Path]:
         """The files its copy takes from another submission folder of ``repo``."""
         if self.inputs is None:
@@ -53,13 +63,13 @@ class DemoSubmission:
         files and constants changed (each changed line says why); the changed constants."""
         from ramp_server.kit.epochs import variant_copy
 
-        demo = dict(self.demo) if demo_profile else {}
+        reasons = self.reasons(demo_profile=demo_profile)
         return variant_copy(
             repo / "submissions" / self.folder,
             dst,
             constants=self.constants(demo_profile=demo_profile),
             reason=f"{self.user}'s variant",
-            reasons={name: "demo profile" for name in demo},
+            reasons={name: why for name, why in reasons.items() if why == "demo profile"},
             files=self.replaced_files(repo),
         )
 

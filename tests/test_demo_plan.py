@@ -40,3 +40,23 @@ def test_the_full_profile_keeps_the_variant_but_not_the_demo_epochs(tmp_path):
 def test_a_submission_without_changes_has_no_constants_or_files():
     sub = DemoSubmission("alice", "starting_kit", "starting_kit")
     assert sub.constants(demo_profile=True) == {} and sub.replaced_files(REPO_ROOT) == {}
+
+
+def test_a_variant_wins_over_the_demo_profile_and_its_line_says_so(tmp_path):
+    sub = DemoSubmission(
+        "dave",
+        "longer",
+        "centre_crop",
+        variant=(("N_EPOCHS", 5),),
+        demo=(("N_EPOCHS", 2), ("BATCH_SIZE", 32)),
+    )
+    assert sub.constants(demo_profile=True) == {"N_EPOCHS": 5, "BATCH_SIZE": 32}
+    assert sub.reasons(demo_profile=True) == {"N_EPOCHS": "variant", "BATCH_SIZE": "demo profile"}
+    assert sub.reasons(demo_profile=False) == {"N_EPOCHS": "variant"}
+    sub.write_code(REPO_ROOT, tmp_path, demo_profile=True)
+    line = next(
+        line
+        for line in (tmp_path / "batch_classifier.py").read_text().splitlines()
+        if line.startswith("N_EPOCHS =")
+    )
+    assert line.startswith("N_EPOCHS = 5") and "dave's variant" in line

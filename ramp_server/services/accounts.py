@@ -232,16 +232,19 @@ def revoke_api_token(session: Session, *, user: User, token_id: int) -> ApiToken
 
 def user_for_api_token(session: Session, *, raw: str) -> User | None:
     """The active user owning the unrevoked token ``raw``; stamps ``last_used_at``."""
-    token = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == token_digest(raw), ApiToken.revoked_at.is_(None)
+    # One round trip: every API request pays for this lookup.
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(
+            ApiToken.token_hash == token_digest(raw),
+            ApiToken.revoked_at.is_(None),
+            User.is_active.is_(True),
         )
-    )
-    if token is None:
+    ).first()
+    if row is None:
         return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.is_active:
-        return None
+    token, user = row
     now = _now()
     # Write at most once a minute: the API must not turn every read into a write.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):

@@ -173,3 +173,23 @@ def test_api_token_revocation_through_the_api(client, app):
         tokens = api.get("/api/tokens", headers=headers).json()
         assert api.delete(f"/api/tokens/{tokens[0]['id']}", headers=headers).status_code == 204
         assert api.get("/api/me", headers=headers).status_code == 401
+
+
+@SQLITE_ONLY
+def test_a_deactivated_accounts_token_is_refused_until_it_is_reactivated(client, app, session):
+    from sqlalchemy import select
+
+    from ramp_server.db.models import User
+    from ramp_server.services import accounts
+
+    signup(client, "alice")
+    headers = token_for(client)
+    user_id = session.scalar(select(User.id).where(User.name == "alice"))
+    with TestClient(app) as api:
+        assert api.get("/api/me", headers=headers).json()["name"] == "alice"
+        accounts.set_active(session, user_id=user_id, is_active=False)
+        session.commit()
+        assert api.get("/api/me", headers=headers).status_code == 401
+        accounts.set_active(session, user_id=user_id, is_active=True)
+        session.commit()
+        assert api.get("/api/me", headers=headers).json()["name"] == "alice"
