@@ -106,6 +106,8 @@ def report_text(r: DayReport) -> str:
         f"server errors (5xx): {len(r.server_errors)}; connection errors: "
         f"{sum(1 for s in r.samples if s.status is None)}; server tracebacks: {len(r.tracebacks)}; "
         f"web worker processes killed and restarted by uvicorn: {len(r.web_restarts)}",
+        # the logs live in a temporary folder: the report is where a traceback survives the run
+        *[f"   server traceback:\n{tb[-3000:]}" for tb in r.tracebacks[:3]],
         "",
         f"checks: {len(r.problems) + len(rec.problems)} problems, {len(rec.unfinished)} "
         f"submissions still waiting at the stop, "

@@ -166,7 +166,7 @@ def _existing() -> tuple[set[str], set[str], set[tuple[str, str]]]:
     from ramp_server.config import load_settings
     from ramp_server.db.engine import open_database
     from ramp_server.services import events as event_service
-    from ramp_server.services.leaderboards import submissions_table
+    from ramp_server.services.submission_tables import submissions_table
     from ramp_server.services.users import list_users
 
     settings = load_settings(None)

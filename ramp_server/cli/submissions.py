@@ -109,7 +109,7 @@ def _submissions(args: argparse.Namespace) -> int:
     import json
 
     from ramp_server.services.events import get_event
-    from ramp_server.services.leaderboards import submissions_table
+    from ramp_server.services.submission_tables import submissions_table
     from ramp_server.services.users import get_user
 
     with service_session(args) as (_, session):

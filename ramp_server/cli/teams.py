@@ -64,12 +64,12 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _invite(args: argparse.Namespace) -> int:
-    from ramp_server.services import teams
+    from ramp_server.services import team_invitations
     from ramp_server.services.users import get_user
 
     with service_session(args) as (_, session):
         event, user = _who(session, args)
-        inv = teams.invite(
+        inv = team_invitations.invite(
             session, event=event, inviter=user, invitee=get_user(session, name=args.invitee)
         )
         print(f"{args.invitee} is invited into team {inv.team.name} (invitation {inv.id})")
@@ -77,22 +77,22 @@ def _invite(args: argparse.Namespace) -> int:
 
 
 def _join(args: argparse.Namespace) -> int:
-    from ramp_server.services import teams
+    from ramp_server.services import team_invitations, teams
 
     with service_session(args) as (_, session):
         event, user = _who(session, args)
-        team = teams.accept(session, event=event, user=user, team_name=args.team)
+        team = team_invitations.accept(session, event=event, user=user, team_name=args.team)
         names = ", ".join(u.name for u in teams.members(session, team=team))
         print(f"{user.name} joined team {team.name}: {names}")
     return 0
 
 
 def _decline(args: argparse.Namespace) -> int:
-    from ramp_server.services import teams
+    from ramp_server.services import team_invitations
 
     with service_session(args) as (_, session):
         event, user = _who(session, args)
-        teams.decline(session, event=event, user=user, team_name=args.team)
+        team_invitations.decline(session, event=event, user=user, team_name=args.team)
         print(f"{user.name} declined the invitation of team {args.team}")
     return 0
 

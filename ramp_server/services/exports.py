@@ -35,7 +35,7 @@ def export_archive(
     import json
     import zipfile
 
-    from ramp_server.services.leaderboards import submissions_table
+    from ramp_server.services.submission_tables import submissions_table
 
     storage = Storage.from_settings(settings)
     table = submissions_table(session, event=event, user=user)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from ramp_server.db.models import Score, Split, Submission, SubmissionState
-from ramp_server.services import leaderboards
+from ramp_server.services import leaderboards, submission_tables
 from ramp_server.services.blend_requests import (
     blend_request_of,
     clear_blend_request,
@@ -122,7 +122,7 @@ def test_scored_submission_stores_seeded_intervals_around_its_bagged_scores(
     assert private[0]["valid_ci"] == public[0]["ci"]
     comp = leaderboards.competition_leaderboard(session, event=event, include_test=True)
     assert comp[0]["ci"] == public[0]["ci"] and comp[0]["test_ci"] == private[0]["ci"]
-    mine = leaderboards.my_submissions(session, event=event, user=ann)
+    mine = submission_tables.my_submissions(session, event=event, user=ann)
     assert mine[0]["valid_ci"] == public[0]["ci"] and "test_ci" not in mine[0]
 
 

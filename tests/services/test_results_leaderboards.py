@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from ramp_server.blending.store import read_fold_predictions
 from ramp_server.db.models import FoldState, Score, Submission, SubmissionState
 from ramp_server.kit.scoring import bagged_scores
-from ramp_server.services import blends, leaderboards, results
+from ramp_server.services import blends, leaderboards, results, submission_tables
 from ramp_server.services.events import event_folds, event_problem
 from ramp_server.services.participants import join_event
 from ramp_server.services.predictions import event_labels
@@ -179,7 +179,7 @@ def test_fold_error_fails_the_submission_and_shows_on_the_failed_board(
     session.refresh(sub)
     assert sub.state is SubmissionState.ERROR and sub.charged_to_quota
     assert [f.state for f in sub.folds] == [FoldState.SCORED, FoldState.ERROR, FoldState.CANCELLED]
-    failed = leaderboards.failed_submissions(session, event=event)
+    failed = submission_tables.failed_submissions(session, event=event)
     assert [(r["submission"], r["error_kind"]) for r in failed] == [("a", "timeout")]
     assert leaderboards.public_leaderboard(session, event=event) == []
 
@@ -237,7 +237,7 @@ def test_leaderboards_rank_by_scores_and_show_rank_changes(
         pub = next(p for p in public if p["submission_id"] == r["submission_id"])
         assert r["public_rank"] == pub["rank"]
 
-    mine = leaderboards.my_submissions(session, event=event, user=cid)
+    mine = submission_tables.my_submissions(session, event=event, user=cid)
     assert [(r["submission"], r["state"], r["queue_position"]) for r in mine] == [
         ("c_queued", "queued", 1)
     ]
@@ -246,9 +246,9 @@ def test_leaderboards_rank_by_scores_and_show_rank_changes(
     def unneeded() -> dict[int, int]:
         raise AssertionError("nothing of bob's is queued: the queue order is not needed")
 
-    bobs = leaderboards.my_submissions(session, event=event, user=bob, positions=unneeded)
+    bobs = submission_tables.my_submissions(session, event=event, user=bob, positions=unneeded)
     assert [(r["submission"], r["queue_position"]) for r in bobs] == [("b_mid", None)]
-    table = leaderboards.submissions_table(session, event=event)
+    table = submission_tables.submissions_table(session, event=event)
     assert len(table) == 4
     scored = [r for r in table if r["state"] == "scored"]
     assert all(r["test_scores"]["acc"] is not None for r in scored)

@@ -7,7 +7,13 @@ from datetime import timedelta
 import pytest
 
 from ramp_server.db.models import SubmissionState, utcnow
-from ramp_server.services import leaderboards, scheduling, teams
+from ramp_server.services import (
+    leaderboards,
+    scheduling,
+    submission_tables,
+    team_invitations,
+    teams,
+)
 from ramp_server.services.events import update_event
 from ramp_server.services.participants import approve_participant, join_event
 from ramp_server.services.submissions import (
@@ -41,8 +47,8 @@ def _team(session, event, people, *names):
     """``names[0]`` invites the others, who accept; the team."""
     host = people[names[0]]
     for n in names[1:]:
-        teams.invite(session, event=event, inviter=host, invitee=people[n])
-        teams.accept(
+        team_invitations.invite(session, event=event, inviter=host, invitee=people[n])
+        team_invitations.accept(
             session,
             event=event,
             user=people[n],
@@ -65,20 +71,22 @@ def test_every_participant_is_a_team_of_one_on_joining(session, event, people):
 def test_an_invitation_accepted_makes_a_team_of_two(session, event, people):
     ann, bob = people["ann"], people["bob"]
     teams.rename(session, event=event, user=ann, name="Heuritech")
-    inv = teams.invite(session, event=event, inviter=ann, invitee=bob)
-    assert [i.id for i in teams.invitations_for(session, event=event, user=bob)] == [inv.id]
-    team = teams.accept(session, event=event, user=bob, team_name="Heuritech")
+    inv = team_invitations.invite(session, event=event, inviter=ann, invitee=bob)
+    assert [i.id for i in team_invitations.invitations_for(session, event=event, user=bob)] == [
+        inv.id
+    ]
+    team = team_invitations.accept(session, event=event, user=bob, team_name="Heuritech")
     session.commit()
     assert [u.name for u in teams.members(session, team=team)] == ["ann", "bob"]
     assert "bob" not in {v.name for v in teams.list_teams(session, event=event)}  # dissolved
-    assert teams.invitations_for(session, event=event, user=bob) == []
+    assert team_invitations.invitations_for(session, event=event, user=bob) == []
 
 
 def test_a_declined_invitation_changes_nothing(session, event, people):
-    teams.invite(session, event=event, inviter=people["ann"], invitee=people["bob"])
-    teams.decline(session, event=event, user=people["bob"], team_name="ann")
+    team_invitations.invite(session, event=event, inviter=people["ann"], invitee=people["bob"])
+    team_invitations.decline(session, event=event, user=people["bob"], team_name="ann")
     with pytest.raises(TeamError, match="no pending invitation from team 'ann'"):
-        teams.accept(session, event=event, user=people["bob"], team_name="ann")
+        team_invitations.accept(session, event=event, user=people["bob"], team_name="ann")
     assert teams.team_of(session, event=event, user=people["bob"]).name == "bob"
 
 
@@ -86,7 +94,7 @@ def test_bad_team_actions_get_clear_errors(session, settings, event, people):
     ann, cid = people["ann"], people["cid"]
     outsider = create_test_user(session, "zed")
     with pytest.raises(TeamError, match="zed is not an approved participant"):
-        teams.invite(session, event=event, inviter=ann, invitee=outsider)
+        team_invitations.invite(session, event=event, inviter=ann, invitee=outsider)
     with pytest.raises(TeamError, match="already taken"):
         teams.rename(session, event=event, user=ann, name="BOB")
     with pytest.raises(TeamError, match="not allowed"):
@@ -95,9 +103,9 @@ def test_bad_team_actions_get_clear_errors(session, settings, event, people):
         teams.leave(session, event=event, user=ann)
     _team(session, event, people, "ann", "bob")
     # cid invited by two teams: joining one, then trying the other, is joining two teams
-    teams.invite(session, event=event, inviter=cid, invitee=ann)
+    team_invitations.invite(session, event=event, inviter=cid, invitee=ann)
     with pytest.raises(TeamError, match="already in team ann with bob: one team per participant"):
-        teams.accept(session, event=event, user=ann, team_name="cid")
+        team_invitations.accept(session, event=event, user=ann, team_name="cid")
 
 
 def test_membership_is_fixed_after_the_first_submission_by_default(
@@ -106,11 +114,11 @@ def test_membership_is_fixed_after_the_first_submission_by_default(
     ann, bob = people["ann"], people["bob"]
     _submit(session, settings, event, ann, "a", starting_kit_files)
     with pytest.raises(TeamError, match="team ann has submitted: its membership is fixed"):
-        teams.invite(session, event=event, inviter=ann, invitee=bob)
-    inv = teams.invite(session, event=event, inviter=bob, invitee=ann)
+        team_invitations.invite(session, event=event, inviter=ann, invitee=bob)
+    inv = team_invitations.invite(session, event=event, inviter=bob, invitee=ann)
     assert inv.team.name == "bob"
     with pytest.raises(TeamError, match="team ann has submitted"):  # ann's team is fixed too
-        teams.accept(session, event=event, user=ann, team_name="bob")
+        team_invitations.accept(session, event=event, user=ann, team_name="bob")
 
 
 def test_a_formation_deadline_lets_teams_with_submissions_merge_within_one_quota(
@@ -124,12 +132,12 @@ def test_a_formation_deadline_lets_teams_with_submissions_merge_within_one_quota
     for i in range(2):
         _submit(session, settings, event, ann, f"a{i}", starting_kit_files)
         _submit(session, settings, event, bob, f"b{i}", starting_kit_files)
-    teams.invite(session, event=event, inviter=ann, invitee=bob)
+    team_invitations.invite(session, event=event, inviter=ann, invitee=bob)
     with pytest.raises(TeamError, match="4 submissions in the last 24 hours together, more than"):
-        teams.accept(session, event=event, user=bob, team_name="ann")
+        team_invitations.accept(session, event=event, user=bob, team_name="ann")
     update_event(session, event=event, daily_quota=4)
     session.commit()
-    team = teams.accept(session, event=event, user=bob, team_name="ann")
+    team = team_invitations.accept(session, event=event, user=bob, team_name="ann")
     session.commit()
     assert teams.n_submissions(session, team=team) == 4  # bob's came along
     with pytest.raises(SubmissionRejected, match="daily quota reached: 4 submissions per team"):
@@ -141,7 +149,7 @@ def test_the_maximum_team_size_is_enforced(session, event, people):
     session.commit()
     _team(session, event, people, "ann", "bob")
     with pytest.raises(TeamError, match="team ann is full: .* at most 2 members"):
-        teams.invite(session, event=event, inviter=people["ann"], invitee=people["cid"])
+        team_invitations.invite(session, event=event, inviter=people["ann"], invitee=people["cid"])
 
 
 def test_leaving_with_submissions_in_the_queue_is_refused_then_allowed(
@@ -213,7 +221,7 @@ def test_boards_and_code_are_per_team(session, settings, event, people, starting
         "b": "Heuritech",
         "c": "cid",
     }
-    mine = leaderboards.my_submissions(session, event=event, user=ann)
+    mine = submission_tables.my_submissions(session, event=event, user=ann)
     assert [(r["submission"], r["user"]) for r in mine] == [("b", "bob"), ("a", "ann")]
     assert {r["state"] for r in mine} == {SubmissionState.SCORED.value}
     assert team.id == a.team_id == b.team_id

@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 
 from ramp_server.db.models import Event, InteractionKind
 from ramp_server.services import (
-    accounts,
     blends,
     collaboration,
     events,
@@ -27,6 +26,7 @@ from ramp_server.services import (
     leaderboards,
     operations,
     participants,
+    submission_tables,
     submissions,
 )
 from ramp_server.web import access, submission_view
@@ -62,13 +62,6 @@ class EventOut(BaseModel):
     )
 
 
-class UserOut(BaseModel):
-    id: int
-    name: str
-    email: str
-    is_admin: bool
-
-
 class MembershipOut(BaseModel):
     event: str
     approved: bool
@@ -97,19 +90,6 @@ class SubmissionStatus(BaseModel):
     )
 
 
-class TokenIn(BaseModel):
-    name: str = Field("", max_length=100)
-
-
-class TokenOut(BaseModel):
-    id: int
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    token: str | None = Field(None, description="the secret, returned once at creation")
-
-
 def _event_out(event: Event) -> EventOut:
     return EventOut(
         name=event.name,
@@ -132,11 +112,6 @@ def _event_out(event: Event) -> EventOut:
         score_types=list(event.score_types or []),
         blend_requested_at=event.blend_requested_at,
     )
-
-
-@router.get("/me", response_model=UserOut)
-def me(user: CurrentUser) -> UserOut:
-    return UserOut(id=user.id, name=user.name, email=user.email, is_admin=user.is_admin)
 
 
 @router.get("/events", response_model=list[EventOut])
@@ -191,7 +166,7 @@ def leaderboard(
         rows = leaderboards.competition_leaderboard(db, event=event, include_test=include_test)
         return {"kind": kind, "rows": rows}
     if kind == "failed":
-        return {"kind": kind, "rows": leaderboards.failed_submissions(db, event=event)}
+        return {"kind": kind, "rows": submission_tables.failed_submissions(db, event=event)}
     data = public_page(request, db, event, sort=sort, order=order, page=page, frozen_at=frozen_at)
     own = []
     if frozen_at is not None and user is not None:
@@ -254,8 +229,8 @@ def my_submissions(
     if all:
         if not user.is_admin:
             raise HTTPException(403, "administrators only")
-        return leaderboards.submissions_table(db, event=event, positions=positions)
-    return leaderboards.my_submissions(db, event=event, user=user, positions=positions)
+        return submission_tables.submissions_table(db, event=event, positions=positions)
+    return submission_tables.my_submissions(db, event=event, user=user, positions=positions)
 
 
 @router.post(
@@ -362,36 +337,6 @@ def cancel_submission(
     return SubmissionStatus(
         **submission_view.status(db, sub, positions=queue_positions(request, db))
     )
-
-
-def _token_out(token, raw: str | None = None) -> TokenOut:  # noqa: ANN001
-    return TokenOut(
-        id=token.id,
-        name=token.name,
-        created_at=token.created_at,
-        last_used_at=token.last_used_at,
-        revoked_at=token.revoked_at,
-        token=raw,
-    )
-
-
-@router.get("/tokens", response_model=list[TokenOut])
-def list_tokens(db: Db, user: CurrentUser) -> list[TokenOut]:
-    return [_token_out(t) for t in accounts.list_api_tokens(db, user=user)]
-
-
-@router.post("/tokens", response_model=TokenOut, status_code=201, dependencies=[Csrf])
-def create_token(db: Db, user: CurrentUser, body: TokenIn) -> TokenOut:
-    token, raw = accounts.create_api_token(db, user=user, name=body.name)
-    db.commit()
-    return _token_out(token, raw)
-
-
-@router.delete("/tokens/{token_id}", status_code=204, dependencies=[Csrf])
-def revoke_token(db: Db, user: CurrentUser, token_id: int) -> Response:
-    accounts.revoke_api_token(db, user=user, token_id=token_id)  # NotFound: 404
-    db.commit()
-    return Response(status_code=204)
 
 
 @router.get("/docs", include_in_schema=False, response_class=HTMLResponse)

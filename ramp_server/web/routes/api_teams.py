@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ramp_server.services import teams, users
+from ramp_server.services import team_invitations, teams, users
 from ramp_server.web import access
 from ramp_server.web.deps import Csrf, CurrentUser, Db, OptionalUser
 
@@ -64,10 +64,12 @@ def _mine(db, event, user) -> MyTeamOut:  # noqa: ANN001
     team = teams.team_of(db, event=event, user=user)
     return MyTeamOut(
         team=None if team is None else TeamOut(**asdict(teams.view(db, event=event, team=team))),
-        invitations_received=[_inv(i) for i in teams.invitations_for(db, event=event, user=user)],
+        invitations_received=[
+            _inv(i) for i in team_invitations.invitations_for(db, event=event, user=user)
+        ],
         invitations_sent=[]
         if team is None
-        else [_inv(i) for i in teams.invitations_sent(db, team=team)],
+        else [_inv(i) for i in team_invitations.invitations_sent(db, team=team)],
     )
 
 
@@ -102,7 +104,9 @@ def rename_team(db: Db, user: CurrentUser, name: str, body: NameIn) -> MyTeamOut
 def invite(db: Db, user: CurrentUser, name: str, body: UserIn) -> InvitationOut:
     """Invite another participant of the event into your team."""
     event = access.get_event(db, name)
-    inv = teams.invite(db, event=event, inviter=user, invitee=users.get_user(db, name=body.user))
+    inv = team_invitations.invite(
+        db, event=event, inviter=user, invitee=users.get_user(db, name=body.user)
+    )
     db.commit()
     return _inv(inv)
 
@@ -111,7 +115,7 @@ def invite(db: Db, user: CurrentUser, name: str, body: UserIn) -> InvitationOut:
 def join(db: Db, user: CurrentUser, name: str, body: TeamIn) -> MyTeamOut:
     """Accept your pending invitation from ``team``."""
     event = access.get_event(db, name)
-    teams.accept(db, event=event, user=user, team_name=body.team)
+    team_invitations.accept(db, event=event, user=user, team_name=body.team)
     db.commit()
     return _mine(db, event, user)
 
@@ -120,7 +124,7 @@ def join(db: Db, user: CurrentUser, name: str, body: TeamIn) -> MyTeamOut:
 def decline(db: Db, user: CurrentUser, name: str, body: TeamIn) -> MyTeamOut:
     """Decline your pending invitation from ``team``."""
     event = access.get_event(db, name)
-    teams.decline(db, event=event, user=user, team_name=body.team)
+    team_invitations.decline(db, event=event, user=user, team_name=body.team)
     db.commit()
     return _mine(db, event, user)
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from ramp_server.services import blends, collaboration, freeze, leaderboards
+from ramp_server.services import blends, collaboration, freeze, leaderboards, submission_tables
 from ramp_server.web import access
 from ramp_server.web.context import (
     EXTRA_SORTS,
@@ -139,7 +139,9 @@ def mine(request: Request, db: Db, user: CurrentUser, name: str) -> Response:
     event = access.get_event(db, name)
     ctx = event_context(request, db, event, user, "mine")
     positions = partial(queue_positions, request, db)  # shared by this process's pages
-    ctx.update(rows=leaderboards.my_submissions(db, event=event, user=user, positions=positions))
+    ctx.update(
+        rows=submission_tables.my_submissions(db, event=event, user=user, positions=positions)
+    )
     return render(request, "leaderboards/mine.html", ctx)
 
 
@@ -148,7 +150,7 @@ def failed(request: Request, db: Db, user: OptionalUser, name: str) -> Response:
     event = access.get_event(db, name)
     _guard_public(db, event, user)
     ctx = event_context(request, db, event, user, "failed")
-    ctx.update(rows=leaderboards.failed_submissions(db, event=event))
+    ctx.update(rows=submission_tables.failed_submissions(db, event=event))
     return render(request, "leaderboards/failed.html", ctx)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ramp_server.services import teams, users
+from ramp_server.services import team_invitations, teams, users
 from ramp_server.services.teams import TeamError
 from ramp_server.web import access
 from ramp_server.web.context import event_context
@@ -24,8 +24,8 @@ def my_team(request: Request, db: Db, user: CurrentUser, name: str) -> Response:
     team = teams.team_of(db, event=event, user=user)
     ctx.update(
         team=None if team is None else teams.view(db, event=event, team=team),
-        sent=[] if team is None else teams.invitations_sent(db, team=team),
-        received=teams.invitations_for(db, event=event, user=user),
+        sent=[] if team is None else team_invitations.invitations_sent(db, team=team),
+        received=team_invitations.invitations_for(db, event=event, user=user),
     )
     return render(request, "teams/team.html", ctx)
 
@@ -77,7 +77,7 @@ def invite(
 
     def act() -> str:
         target = users.get_user(db, name=invitee.strip())
-        inv = teams.invite(db, event=event, inviter=user, invitee=target)
+        inv = team_invitations.invite(db, event=event, inviter=user, invitee=target)
         return f"{target.name} is invited into team {inv.team.name}."
 
     try:
@@ -95,7 +95,9 @@ def join(
         request,
         db,
         name,
-        lambda: f"You joined team {teams.accept(db, event=event, user=user, team_name=team).name}.",
+        lambda: (
+            f"You joined team {team_invitations.accept(db, event=event, user=user, team_name=team).name}."
+        ),
     )
 
 
@@ -106,7 +108,7 @@ def decline(
     event = access.get_event(db, name)
 
     def act() -> str:
-        teams.decline(db, event=event, user=user, team_name=team)
+        team_invitations.decline(db, event=event, user=user, team_name=team)
         return f"You declined the invitation of team {team}."
 
     return _act(request, db, name, act)
