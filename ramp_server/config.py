@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     reblend_debounce_s: float = Field(
         2.0, ge=0, description="Wait after a newly scored submission before re-blending."
     )
+    reblend_max_wait_s: float = Field(
+        5.0,
+        gt=0,
+        description="Longest wait from a re-blend's first request to its start while more keep "
+        "coming (caps the debounce: bounds how stale the hybrid model gets).",
+    )
     reblend_poll_s: float = Field(
         2.0, gt=0, description="How often the dispatcher looks for requested re-blends."
     )

@@ -1,8 +1,10 @@
 """Debounced background re-blending: :class:`Reblender` keeps each event's blend current.
 
 ``request(event_id)`` returns at once; requests for the same event within
-``settings.reblend_debounce_s`` are coalesced into one re-blend (at most 5 × the debounce after
-the first). One daemon thread does the work, in this order of priority:
+``settings.reblend_debounce_s`` are coalesced into one re-blend, which starts at most
+``settings.reblend_max_wait_s`` after the first of them: while results keep coming (every few
+seconds on an event day) the debounce alone would postpone the blend, and that cap is what bounds
+the hybrid model's staleness. One daemon thread does the work, in this order of priority:
 
 1. a due re-blend (:func:`~.reblend.blend_event`: the hybrid scores and contributivities),
    incremental from the event's :class:`~.reblend.LiveBlend` kept in memory;
@@ -40,11 +42,13 @@ class Reblender:
         *,
         session_factory: sessionmaker[Session] | None = None,
         debounce_s: float | None = None,
+        max_wait_s: float | None = None,
         extras: bool = True,
         **reblend_options: Any,
     ) -> None:
         self.settings = settings
         self.debounce_s = settings.reblend_debounce_s if debounce_s is None else debounce_s
+        self.max_wait_s = settings.reblend_max_wait_s if max_wait_s is None else max_wait_s
         self.extras = extras
         self.reblend_options = reblend_options
         self._factory = session_factory
@@ -68,14 +72,20 @@ class Reblender:
             if self._stopping:
                 return
             self._first.setdefault(event_id, now)
-            # wait debounce_s after the last request, but never more than 5 x debounce_s overall
+            # wait debounce_s after the last request, but never more than max_wait_s overall
             self._due[event_id] = min(
-                now + self.debounce_s, self._first[event_id] + 5 * self.debounce_s
+                now + self.debounce_s, self._first[event_id] + self.max_wait_s
             )
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="reblender", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
+
+    def due_in(self, event_id: int) -> float | None:
+        """Seconds until the pending re-blend of ``event_id`` starts (None: none pending)."""
+        with self._cond:
+            due = self._due.get(event_id)
+        return None if due is None else max(0.0, due - time.monotonic())
 
     def state(self, event_id: int) -> str:
         """``"running"``, ``"pending"`` (requested, not started) or ``"idle"``."""

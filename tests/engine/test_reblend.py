@@ -285,3 +285,34 @@ def test_contributivity_history_shows_a_predecessor_losing_its_share_to_an_impro
         [1.0, before, after]
     )
     assert len(series[a2.id]["points"]) == 1  # it exists only in the last blend
+
+
+def test_requests_that_keep_coming_do_not_postpone_a_reblend_past_its_max_wait(
+    settings, session_factory, event
+):
+    # a long debounce and a short cap: the requests below keep extending the debounce, the cap
+    # keeps the re-blend's start within max_wait_s of the first request
+    reblender = Reblender(
+        settings, session_factory=session_factory, debounce_s=30.0, max_wait_s=0.6, extras=False
+    )
+    uncapped = Reblender(
+        settings, session_factory=session_factory, debounce_s=30.0, max_wait_s=300.0
+    )
+    try:
+        assert reblender.due_in(event.id) is None
+        first_done = None
+        for _ in range(3):
+            reblender.request(event.id)
+            uncapped.request(event.id)
+            first_done = first_done or time.monotonic()  # the first request came before this
+            now = time.monotonic()
+            due = reblender.due_in(event.id)
+            assert due is not None and due <= first_done + 0.6 - now
+            assert uncapped.due_in(event.id) > 29.0  # the debounce alone: 30 s after the last
+            time.sleep(0.05)
+        assert reblender.wait_idle(60)
+        assert reblender.runs == 1 and not reblender.errors
+        assert reblender.due_in(event.id) is None
+    finally:
+        reblender.stop()
+        uncapped.stop()
