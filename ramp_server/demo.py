@@ -156,7 +156,7 @@ def _code(args: argparse.Namespace, sub: DemoSubmission) -> str:
     changes = sub.write_code(REPO, dst, demo_profile=demo_profile)
     reasons = sub.reasons(demo_profile=demo_profile)
     for name, (old, new) in changes.items():
-        why = reasons.get(name, "variant")
+        why = reasons[name]
         print(f"==> {sub.user}/{sub.name} ({why}): {name} = {new} instead of {old}", flush=True)
     return str(dst)
 

@@ -40,12 +40,10 @@ class DemoSubmission:
 
     def reasons(self, *, demo_profile: bool) -> dict[str, str]:
         """Why each changed constant changed: its variant's value wins over the demo profile's."""
-        demo = dict(self.demo) if demo_profile else {}
         variant = dict(self.variant)
         return {
             name: "variant" if name in variant else "demo profile"
             for name in self.constants(demo_profile=demo_profile)
-            if name in variant or name in demo
         }
 
     def replaced_files(self, repo: Path) -> dict[str, Path]:

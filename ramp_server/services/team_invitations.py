@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from ramp_server.db.engine import lock_row
 from ramp_server.db.models import (
     Event,
-    EventParticipant,
     Submission,
     Team,
     TeamInvitation,
@@ -20,6 +19,7 @@ from ramp_server.db.models import (
     User,
     utcnow,
 )
+from ramp_server.services import participants
 from ramp_server.services.teams import (
     TeamError,
     formation_closed,
@@ -31,16 +31,6 @@ from ramp_server.services.teams import (
 )
 
 
-def _approved(session: Session, event: Event, user: User) -> bool:
-    return bool(
-        session.scalar(
-            select(EventParticipant.approved).where(
-                EventParticipant.event_id == event.id, EventParticipant.user_id == user.id
-            )
-        )
-    )
-
-
 def invite(
     session: Session, *, event: Event, inviter: User, invitee: User, now: datetime | None = None
 ) -> TeamInvitation:
@@ -48,7 +38,7 @@ def invite(
     team = require_team(session, event=event, user=inviter)
     if invitee.id == inviter.id:
         raise TeamError("you are already in your own team")
-    if not _approved(session, event, invitee):
+    if not participants.is_participant(session, event=event, user=invitee):
         raise TeamError(
             f"{invitee.name} is not an approved participant of {event.name}: only participants "
             "can be invited (ask them to join the event first)"
